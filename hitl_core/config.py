@@ -1,0 +1,110 @@
+"""Settings and workspace paths.
+
+Everything the product writes lives under one root, the *workspace*: ``HITL_HOME``
+when set, else the repository folder (``data/`` and ``artifacts/`` beside
+``Home.py``). Two workspaces never share state; tests point ``HITL_HOME`` at a
+temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: Probability at or above which the classifier calls a point fraud.
+FRAUD_THRESHOLD = 0.5
+#: The review band: a point with ``low < p < high`` (and not unknown) is "uncertain".
+UNCERTAIN_BAND = (0.1, 0.9)
+#: Neighbours used by the novelty detector.
+KNN_K = 5
+#: A point is unknown when its novelty score exceeds this quantile of the training scores.
+UNKNOWN_QUANTILE = 0.995
+
+#: Weight of one expert verdict relative to one base training row.
+#: Verdicts are few (tens against tens of thousands of base rows) and each marks a
+#: place where the model was wrong. On the demo, six verified points of a novel blob
+#: at weight 1 move LightGBM's score there only to ~0.2 (still inside the review band,
+#: so the same points come back to the queue); at 10 they reach ~0.03 and held-out
+#: recall is unchanged. Much larger weights buy nothing and let one mistaken click
+#: carve out a large region. ``tests/test_retrain.py`` shows both ends.
+EXPERT_WEIGHT = 10.0
+
+#: Share of rows (earliest first) that form the base data; the rest is the stream.
+BASE_FRACTION = 0.6
+#: Share of the base data (its latest part) held out to evaluate versions.
+HOLDOUT_FRACTION = 0.2
+#: Promotion gate: candidate recall may fall below the current one by at most this.
+RECALL_TOLERANCE = 0.01
+#: Deterministic share of confident points sent to review as an audit sample.
+AUDIT_SHARE = 0.002
+
+#: Replay: rows per second offered in the speed control, and the default.
+SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
+DEFAULT_SPEED = 10
+#: Seconds between Monitor refreshes.
+TICK_SECONDS = 1.0
+#: If nobody has advanced the stream for longer than this, it resumes from where it
+#: stood instead of jumping ahead by the whole gap (the stream plays while watched).
+MAX_CATCH_UP_SECONDS = 5.0
+#: Upper bound on rows scored in one refresh, so a refresh stays fast at any speed.
+MAX_ROWS_PER_TICK = 5_000
+#: Points drawn in the Monitor's time series and scatter (a bounded window).
+CHART_WINDOW = 500
+#: Bins of the Monitor's per-feature distribution.
+HISTOGRAM_BINS = 40
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every location inside one workspace. Pages never build paths themselves."""
+
+    home: Path
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def demo_file(self) -> Path:
+        return self.data / "demo.parquet"
+
+    @property
+    def spec(self) -> Path:
+        return self.artifacts / "workspace.json"
+
+    @property
+    def dataset(self) -> Path:
+        return self.artifacts / "dataset.parquet"
+
+    @property
+    def models(self) -> Path:
+        return self.artifacts / "models"
+
+    @property
+    def labels(self) -> Path:
+        return self.artifacts / "labels"
+
+    @property
+    def stream(self) -> Path:
+        return self.artifacts / "stream"
+
+    @property
+    def locks(self) -> Path:
+        return self.artifacts / "locks"
+
+    def lock(self, name: str) -> Path:
+        return self.locks / f"{name}.lock"
+
+
+def workspace_home(home: str | os.PathLike[str] | None = None) -> Path:
+    """Resolve the workspace root: explicit argument, then ``HITL_HOME``, then the repo."""
+    if home is None:
+        home = os.environ.get("HITL_HOME") or REPO_ROOT
+    return Path(home).expanduser().resolve()

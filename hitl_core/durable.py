@@ -1,0 +1,75 @@
+"""Crash-safe file writes and cross-process locks.
+
+Readers of the workspace never see a half-written file: every file is written to a
+temporary name beside its target, flushed to disk, then renamed over the target
+(``os.replace`` is atomic on POSIX), and the directory entry is flushed too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from hitl_core.errors import Busy
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory entry so a rename or create inside it survives a power cut."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old or the new file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+
+def read_json(path: Path) -> Any:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: Path, *, wait: float = -1, busy_message: str | None = None) -> Iterator[None]:
+    """Hold an exclusive cross-process lock on ``lock_path``.
+
+    ``wait`` < 0 blocks until the lock is free; otherwise give up after ``wait``
+    seconds and raise :class:`Busy` with ``busy_message``. The lock is an OS lock
+    (``flock``), so a process that dies releases it.
+    """
+    lock = FileLock(str(lock_path), timeout=wait)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise Busy(busy_message or f"{lock_path.name} is held by another process") from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,278 @@
+"""The replayed stream: one deterministic cursor over the stream part of the dataset.
+
+The cursor, the play/pause state and the score of every replayed row live in the
+workspace, not in a browser session: every session sees the same stream, and it
+survives a server restart. Scores sit in fixed-size memory-mapped arrays (one slot per
+stream row), so each refresh writes only the rows that are new since the last one and
+reading the history costs no parsing. The cursor is moved in ``state.json`` *after*
+the new rows' scores are written, so a crash in between only means those rows are
+scored again.
+
+While playing, the stream advances by wall-clock time at ``speed`` rows per second,
+however many sessions are watching: each refresh asks "how many rows are due since
+the stream last moved" under a lock. A gap longer than
+:data:`~hitl_core.config.MAX_CATCH_UP_SECONDS` (nobody watching, server down) does
+not make it jump ahead: the stream plays while someone watches.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from hitl_core import scoring
+from hitl_core.config import DEFAULT_SPEED, HISTOGRAM_BINS, MAX_CATCH_UP_SECONDS, MAX_ROWS_PER_TICK, SPEEDS
+from hitl_core.durable import atomic_write_json, exclusive, read_json
+from hitl_core.errors import IntegrityError, InvalidInput, NotReady
+
+#: name -> dtype of the per-row arrays (one slot per stream row).
+ARRAYS = {
+    "proba": np.float32,  # classifier P(abnormal); NaN where there was no classifier
+    "novelty": np.float32,  # detector score (distance to k-th neighbour, standardised)
+    "unknown": np.bool_,  # detector flag at scoring time
+    "status": np.int8,  # see hitl_core.scoring
+    "version": np.int32,  # model version that scored the row
+    "requested": np.bool_,  # a person picked the row for review
+}
+
+#: scorer(X) -> (p, novelty, unknown, version)
+Scorer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, int]]
+
+
+@dataclass(frozen=True)
+class StreamState:
+    cursor: int
+    length: int
+    playing: bool
+    speed: int
+    clock: float
+    epoch: int
+    histograms: list[list[int]]
+    edges: list[list[float]]
+    baseline: list[list[float]]
+    dataset_fingerprint: str
+    updated_at: str
+
+    @property
+    def finished(self) -> bool:
+        return self.cursor >= self.length
+
+
+@dataclass(frozen=True)
+class Advance:
+    """What one call to :meth:`StreamStore.advance` did."""
+
+    start: int
+    stop: int
+    state: StreamState
+
+    @property
+    def rows(self) -> int:
+        return self.stop - self.start
+
+
+class StreamStore:
+    """The stream's state and per-row scores under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.state_path = self.root / "state.json"
+        self._lock_path = self.root / "stream.lock"
+        self._arrays: dict[str, np.memmap] | None = None
+
+    # -- creation --------------------------------------------------------------------
+    def create(self, length: int, dataset_fingerprint: str, train_features: np.ndarray) -> None:
+        """Lay out empty arrays and the initial state (cursor 0, paused)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock_path.touch(exist_ok=True)
+        for name, dtype in ARRAYS.items():
+            arr = np.lib.format.open_memmap(self.root / f"{name}.npy", mode="w+", dtype=dtype, shape=(length,))
+            arr.flush()
+            del arr
+        edges, baseline = _histogram_layout(train_features)
+        self._write_state(
+            {
+                "cursor": 0,
+                "length": length,
+                "playing": True,  # a new workspace's stream plays as soon as someone watches
+                "speed": DEFAULT_SPEED,
+                "clock": time.time(),
+                "epoch": 0,
+                "histograms": [[0] * (len(e) + 1) for e in edges],
+                "edges": edges,
+                "baseline": baseline,
+                "dataset_fingerprint": dataset_fingerprint,
+            }
+        )
+        self._arrays = None
+
+    @property
+    def exists(self) -> bool:
+        return self.state_path.exists()
+
+    # -- state -----------------------------------------------------------------------
+    def state(self) -> StreamState:
+        if not self.exists:
+            raise NotReady("the stream has not been set up in this workspace")
+        return StreamState(**read_json(self.state_path))
+
+    def _write_state(self, raw: dict) -> StreamState:
+        raw = {**raw, "updated_at": datetime.now(UTC).isoformat()}
+        atomic_write_json(self.state_path, raw)
+        return StreamState(**raw)
+
+    def arrays(self) -> dict[str, np.memmap]:
+        """The per-row arrays (memory-mapped; slots past the cursor are meaningless)."""
+        if self._arrays is None:
+            state = self.state()
+            arrays = {}
+            for name in ARRAYS:
+                path = self.root / f"{name}.npy"
+                try:
+                    arr = np.load(path, mmap_mode="r+")
+                except (FileNotFoundError, ValueError) as exc:
+                    raise IntegrityError(
+                        f"stream scores file {path.name} is missing or damaged ({exc}); reset the stream"
+                    ) from None
+                if arr.shape != (state.length,):
+                    raise IntegrityError(
+                        f"stream scores file {path.name} has {arr.shape[0]} slots, expected {state.length}"
+                    )
+                arrays[name] = arr
+            self._arrays = arrays
+        return self._arrays
+
+    def _locked(self):
+        return exclusive(self._lock_path, wait=30, busy_message="the stream is busy; try again")
+
+    def _update(self, **changes) -> StreamState:
+        with self._locked():
+            raw = read_json(self.state_path)
+            raw.update(changes)
+            return self._write_state(raw)
+
+    def play(self) -> StreamState:
+        return self._update(playing=True, clock=time.time())
+
+    def pause(self) -> StreamState:
+        return self._update(playing=False)
+
+    def set_speed(self, speed: int) -> StreamState:
+        if speed not in SPEEDS:
+            raise InvalidInput(f"speed must be one of {', '.join(map(str, SPEEDS))} rows per second")
+        return self._update(speed=int(speed), clock=time.time())
+
+    def reset(self) -> StreamState:
+        """Back to the first stream row; scores and picks are cleared (labels are not)."""
+        with self._locked():
+            raw = read_json(self.state_path)
+            for arr in self.arrays().values():
+                arr[:] = 0
+                arr.flush()
+            raw.update(
+                cursor=0,
+                playing=False,
+                clock=time.time(),
+                epoch=raw["epoch"] + 1,
+                histograms=[[0] * len(h) for h in raw["histograms"]],
+            )
+            return self._write_state(raw)
+
+    def request_review(self, positions: np.ndarray) -> int:
+        """Mark replayed rows as picked for review; returns how many were newly marked."""
+        positions = np.unique(np.asarray(positions, dtype=np.int64))
+        with self._locked():
+            cursor = self.state().cursor
+            if len(positions) and (positions.min() < 0 or positions.max() >= cursor):
+                raise InvalidInput("only points that have already been replayed can be sent to review")
+            requested = self.arrays()["requested"]
+            fresh = int((~requested[positions]).sum())
+            requested[positions] = True
+            requested.flush()
+            return fresh
+
+    # -- advancing -------------------------------------------------------------------
+    def advance(
+        self,
+        features: Callable[[int, int], np.ndarray],
+        scorer: Scorer,
+        rows: int | None = None,
+        now: float | None = None,
+    ) -> Advance:
+        """Score the rows that are due and move the cursor past them.
+
+        ``rows=None`` is a clock tick: only a playing stream moves, by the rows due
+        at its speed since it last moved. ``rows=N`` steps N rows whatever the state.
+        ``features(start, stop)`` returns the feature rows of stream positions
+        ``start:stop``.
+        """
+        now = time.time() if now is None else now
+        with self._locked():
+            raw = read_json(self.state_path)
+            cursor, length = raw["cursor"], raw["length"]
+            if rows is None:
+                if not raw["playing"]:
+                    return Advance(cursor, cursor, StreamState(**raw))
+                elapsed = max(0.0, now - raw["clock"])
+                if elapsed > MAX_CATCH_UP_SECONDS:
+                    due = int(MAX_CATCH_UP_SECONDS * raw["speed"])
+                    raw["clock"] = now
+                else:
+                    due = int(elapsed * raw["speed"])
+                    raw["clock"] += due / raw["speed"]
+                due = min(due, MAX_ROWS_PER_TICK)
+            else:
+                if rows < 0:
+                    raise InvalidInput("the number of rows to replay must not be negative")
+                due = rows
+            stop = min(length, cursor + due)
+            if stop == cursor and not (raw["playing"] and stop >= length):
+                return Advance(cursor, cursor, StreamState(**raw))
+            if stop > cursor:
+                self._score(raw, cursor, stop, features(cursor, stop), scorer)
+            raw["cursor"] = stop
+            if stop >= length:
+                raw["playing"] = False  # the stream has ended
+            return Advance(cursor, stop, self._write_state(raw))
+
+    def _score(self, raw: dict, start: int, stop: int, X: np.ndarray, scorer: Scorer) -> None:
+        arrays = self.arrays()
+        # Score in bounded batches so a large step never holds huge temporaries.
+        for lo in range(start, stop, 50_000):
+            hi = min(stop, lo + 50_000)
+            batch = X[lo - start : hi - start]
+            p, novelty, unknown, version = scorer(batch)
+            arrays["proba"][lo:hi] = p
+            arrays["novelty"][lo:hi] = novelty
+            arrays["unknown"][lo:hi] = unknown
+            arrays["status"][lo:hi] = scoring.statuses(p, unknown)
+            arrays["version"][lo:hi] = version
+            arrays["requested"][lo:hi] = False
+            for j, edges in enumerate(raw["edges"]):
+                counts = np.bincount(np.searchsorted(edges, batch[:, j], side="right"), minlength=len(edges) + 1)
+                raw["histograms"][j] = (np.asarray(raw["histograms"][j]) + counts).tolist()
+        for arr in arrays.values():
+            arr.flush()
+
+
+def _histogram_layout(train: np.ndarray) -> tuple[list[list[float]], list[list[float]]]:
+    """Bin edges per feature from the training range, and the training share per bin.
+
+    Bins cover the central 99% of training values padded by 25% on each side; two
+    open-ended bins catch everything below and above, so novel values stay visible.
+    """
+    edges, baseline = [], []
+    for j in range(train.shape[1]):
+        col = train[:, j]
+        lo, hi = np.quantile(col, [0.005, 0.995])
+        pad = 0.25 * (hi - lo) if hi > lo else 1.0
+        e = np.linspace(lo - pad, hi + pad, HISTOGRAM_BINS + 1)
+        counts = np.bincount(np.searchsorted(e, col, side="right"), minlength=len(e) + 1)
+        edges.append(e.tolist())
+        baseline.append((counts / max(1, counts.sum())).tolist())
+    return edges, baseline

@@ -1,0 +1,486 @@
+"""The workspace: one dataset, its stream, its label store and its model registry.
+
+This is the API the pages and the CLI call, one method per user action. Every method
+validates its input completely before it writes anything, so a refused request leaves
+the workspace exactly as it was.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hitl_core import datasets, retrain, scoring
+from hitl_core.config import Paths, workspace_home
+from hitl_core.datasets import DatasetSpec, PreparedDataset
+from hitl_core.durable import atomic_write_json, exclusive, read_json
+from hitl_core.errors import IntegrityError, InvalidInput, NotReady
+from hitl_core.labels import LabelRequest, LabelStore, clean_label, clean_reviewer
+from hitl_core.registry import ModelBundle, ModelRegistry
+from hitl_core.replay import Advance, StreamStore
+
+SPEC_SCHEMA = 1
+Progress = Callable[[float, str], None]
+
+
+def _quiet(fraction: float, message: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Headline figures of the stream."""
+
+    seen: int
+    length: int
+    fraud: int
+    unknown: int
+    uncertain: int
+    awaiting_review: int
+    labelled: int
+    version: int | None
+
+
+class Workspace:
+    """Everything under one ``HITL_HOME``. Thread-safe; share one per process."""
+
+    def __init__(self, home: str | Path | None = None) -> None:
+        self.paths = Paths(workspace_home(home))
+        self.labels = LabelStore(self.paths.labels)
+        self.registry = ModelRegistry(self.paths.models)
+        self.stream = StreamStore(self.paths.stream)
+        self._mutex = threading.RLock()
+        self._dataset: PreparedDataset | None = None
+        self._bundles: dict[int, ModelBundle] = {}
+        self._version_labels: dict[int, pd.DataFrame] = {}
+
+    # -- setup -----------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        """Whether the workspace has a dataset, a current model and a stream."""
+        return self.paths.spec.exists()
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        if not self.ready:
+            raise NotReady(f"the workspace at {self.paths.home} has not been initialised")
+        return read_json(self.paths.spec)
+
+    def bootstrap(self, progress: Progress = _quiet) -> bool:
+        """Initialise with the demo if the workspace is empty; True if it did."""
+        if self.ready:
+            return False
+        self.paths.home.mkdir(parents=True, exist_ok=True)
+        with exclusive(self.paths.home / ".hitl-init.lock", wait=600, busy_message="the workspace is being set up"):
+            if self.ready:  # another process finished it while we waited
+                return False
+            self._initialise(datasets.load(self.paths, "demo"), progress)
+            return True
+
+    def init(
+        self,
+        dataset: str = "demo",
+        data: str | Path | None = None,
+        features: str | Sequence[str] | None = None,
+        force: bool = False,
+        progress: Progress = _quiet,
+    ) -> None:
+        """(Re)initialise the workspace on a dataset and train version 1.
+
+        An initialised workspace is replaced only with ``force``; its artifacts are
+        then moved to ``archive/`` rather than deleted.
+        """
+        names = datasets.parse_features(features)
+        progress(0.02, f"Loading dataset {dataset!r}…")
+        prepared = datasets.load(self.paths, dataset, Path(data) if data else None, names)
+        if self.ready and not force:
+            raise InvalidInput(
+                f"the workspace at {self.paths.home} is already initialised "
+                f"(dataset {self.spec['dataset']['name']!r}); pass --force to replace it: "
+                "its labels, models and stream are then moved to archive/"
+            )
+        self.paths.home.mkdir(parents=True, exist_ok=True)
+        with exclusive(self.paths.home / ".hitl-init.lock", wait=600, busy_message="the workspace is being set up"):
+            self._initialise(prepared, progress)
+
+    def _initialise(self, prepared: PreparedDataset, progress: Progress) -> None:
+        # Train first: if the data cannot train, nothing has been written yet.
+        empty = pd.DataFrame({"point_id": pd.Series([], dtype=np.int64), "label": pd.Series([], dtype=object)})
+        models, ts, _ = retrain.train_version(prepared, empty, progress=progress)
+        progress(0.7, "Evaluating version 1 on the held-out data…")
+        metrics = retrain.evaluate(models, prepared, empty)
+
+        progress(0.8, "Writing the workspace…")
+        if self.paths.artifacts.exists():
+            archive = self.paths.home / "archive" / f"artifacts-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(self.paths.artifacts, archive)
+        self.paths.artifacts.mkdir(parents=True)
+        self.paths.locks.mkdir()
+        self.paths.lock("retrain").touch()
+        prepared.save(self.paths.dataset)
+        self.labels.create()
+        self.registry.create()
+        meta = retrain.version_meta(
+            prepared,
+            ts,
+            models,
+            metrics,
+            parent=None,
+            decision="initial",
+            gate={"passed": True, "conditions": []},
+            reason="initial training on the base data",
+        )
+        empty_labels = pd.DataFrame(columns=["point_id", "label", "event_id", "reviewer", "created_at"])
+        version = self.registry.write(models, meta, {"labels.parquet": retrain.verified_table(empty_labels)})
+        self.registry.set_current(version, "initial")
+        self.stream.create(prepared.stream_len, prepared.fingerprint, prepared.X[prepared.train])
+        spec = {
+            "schema": SPEC_SCHEMA,
+            "dataset": prepared.spec.to_json(),
+            "fingerprint": prepared.fingerprint,
+            "rows": len(prepared),
+            "train_rows": prepared.n_train,
+            "holdout_rows": prepared.n_base - prepared.n_train,
+            "stream_rows": prepared.stream_len,
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+        atomic_write_json(self.paths.spec, spec)  # written last: marks the workspace ready
+        with self._mutex:
+            self._dataset, self._bundles, self._version_labels = None, {}, {}
+        self.stream._arrays = None
+        progress(1.0, f"Ready: {len(prepared):,} rows, version {version} trained.")
+
+    # -- data and models ---------------------------------------------------------------
+    @property
+    def dataset(self) -> PreparedDataset:
+        with self._mutex:
+            if self._dataset is None:
+                spec = self.spec
+                dataset = PreparedDataset.from_parquet(self.paths.dataset, DatasetSpec.from_json(spec["dataset"]))
+                if dataset.fingerprint != spec["fingerprint"]:
+                    raise IntegrityError(
+                        "the workspace's prepared dataset no longer matches its recorded fingerprint; "
+                        "it was changed after initialisation. Re-initialise the workspace."
+                    )
+                self._dataset = dataset
+            return self._dataset
+
+    def current_version(self) -> int | None:
+        return self.registry.current_version()
+
+    def models(self, version: int | None = None) -> ModelBundle:
+        """A verified, loaded model version (default: current), cached per process."""
+        version = self.current_version() if version is None else version
+        if version is None:
+            raise NotReady("no model has been trained yet")
+        with self._mutex:
+            if version not in self._bundles:
+                bundle = self.registry.load(version)
+                dataset = self.dataset
+                if bundle.meta["features"] != list(dataset.features):
+                    raise IntegrityError(
+                        f"model version {version} uses features {bundle.meta['features']}, "
+                        f"the workspace uses {list(dataset.features)}"
+                    )
+                if bundle.meta["dataset"]["fingerprint"] != dataset.fingerprint:
+                    raise IntegrityError(f"model version {version} was trained on a different dataset")
+                self._bundles[version] = bundle
+            return self._bundles[version]
+
+    def thresholds(self) -> np.ndarray:
+        """Detector threshold of every version, indexed by version number."""
+        numbers = self.registry.version_numbers()
+        out = np.full((numbers[-1] if numbers else 0) + 1, np.nan)
+        for v in numbers:
+            out[v] = self.registry.meta(v)["detector"]["threshold"]
+        return out
+
+    # -- the stream --------------------------------------------------------------------
+    def _stream_features(self, start: int, stop: int) -> np.ndarray:
+        ds = self.dataset
+        return ds.X[ds.n_base + start : ds.n_base + stop]
+
+    def _score(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        bundle = self.models()
+        scores = bundle.models.score(X)
+        return scores.p, scores.novelty, scores.unknown, bundle.version
+
+    def tick(self, now: float | None = None) -> Advance:
+        """Advance a playing stream by the rows due since it last moved, scoring them."""
+        return self.stream.advance(self._stream_features, self._score, rows=None, now=now)
+
+    def replay(self, steps: int) -> Advance:
+        """Replay and score the next ``steps`` rows, playing or not."""
+        if steps < 0:
+            raise InvalidInput("--steps must be a non-negative number of rows")
+        return self.stream.advance(self._stream_features, self._score, rows=int(steps))
+
+    def scored(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
+        """Replayed rows ``start:stop`` (stream positions) with features and scores."""
+        cursor = self.stream.state().cursor
+        stop = cursor if stop is None else min(stop, cursor)
+        start = max(0, min(start, stop))
+        return self.scored_at(np.arange(start, stop))
+
+    def scored_at(self, positions: np.ndarray) -> pd.DataFrame:
+        """Replayed rows at the given stream positions, with features and scores."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if len(positions) and (positions.min() < 0 or positions.max() >= self.stream.state().cursor):
+            raise InvalidInput("only replayed stream positions have scores")
+        arrays = self.stream.arrays()
+        ds = self.dataset
+        ids = ds.n_base + positions
+        frame = ds.rows(ids)
+        for column in ds.extra.columns:
+            frame[column] = ds.extra[column].to_numpy()[ids]
+        frame["p"] = np.asarray(arrays["proba"][positions], dtype=np.float64)
+        frame["novelty"] = np.asarray(arrays["novelty"][positions], dtype=np.float64)
+        frame["unknown"] = np.asarray(arrays["unknown"][positions])
+        frame["status"] = scoring.status_names(arrays["status"][positions])
+        frame["version"] = np.asarray(arrays["version"][positions])
+        frame["picked"] = np.asarray(arrays["requested"][positions])
+        return frame
+
+    def counts(self) -> Counts:
+        state = self.stream.state()
+        arrays = self.stream.arrays()
+        by_status = np.bincount(arrays["status"][: state.cursor], minlength=4)
+        fraud = int(scoring.fraud_flags(arrays["proba"][: state.cursor]).sum())
+        return Counts(
+            seen=state.cursor,
+            length=state.length,
+            fraud=fraud,
+            unknown=int(by_status[scoring.UNKNOWN]),
+            uncertain=int(by_status[scoring.UNCERTAIN]),
+            awaiting_review=len(self.queue(with_features=False)),
+            labelled=len(self.labels.current()),
+            version=self.current_version(),
+        )
+
+    def pick_for_review(self, point_ids: Sequence[int]) -> int:
+        """Send replayed points to the review queue; returns how many were new there."""
+        ids = [self._check_point(pid) for pid in point_ids]
+        if not ids:
+            raise InvalidInput("no points were selected")
+        return self.stream.request_review(self.dataset.stream_position(np.asarray(ids, dtype=np.int64)))
+
+    # -- review ------------------------------------------------------------------------
+    def queue(self, with_features: bool = True) -> pd.DataFrame:
+        """The review queue, best first (see :func:`hitl_core.scoring.review_queue`)."""
+        state = self.stream.state()
+        arrays = self.stream.arrays()
+        n = state.cursor
+        ds = self.dataset
+        ids = ds.n_base + np.arange(n, dtype=np.int64)
+        labelled = np.zeros(n, dtype=bool)
+        current = self.labels.current()
+        if len(current):
+            pos = current["point_id"].to_numpy(np.int64) - ds.n_base
+            pos = pos[(pos >= 0) & (pos < n)]
+            labelled[pos] = True
+        versions = np.asarray(arrays["version"][:n])
+        thresholds = self.thresholds()[versions] if n else np.empty(0)
+        queue = scoring.review_queue(
+            ids,
+            np.asarray(arrays["proba"][:n], dtype=np.float64),
+            np.asarray(arrays["novelty"][:n], dtype=np.float64),
+            thresholds,
+            np.asarray(arrays["unknown"][:n]),
+            np.asarray(arrays["requested"][:n]),
+            labelled,
+        )
+        if with_features and len(queue):
+            rows = ds.rows(queue["point_id"].to_numpy())
+            queue = queue.merge(rows, on="point_id", how="left", sort=False)
+        return queue
+
+    def _check_point(self, point_id: Any) -> int:
+        try:
+            pid = int(str(point_id).strip())
+        except ValueError:
+            raise InvalidInput(f"point id must be a whole number, not {point_id!r}") from None
+        ds = self.dataset
+        role = ds.role_of(pid)
+        if role == "missing":
+            raise InvalidInput(f"there is no point {pid}: point ids run from 0 to {len(ds) - 1}")
+        if role != "stream":
+            raise InvalidInput(
+                f"point {pid} belongs to the base data ({role}), not the stream; "
+                "only replayed stream points can be labelled"
+            )
+        cursor = self.stream.state().cursor
+        if ds.stream_position(pid) >= cursor:
+            raise InvalidInput(
+                f"point {pid} has not been replayed yet (the stream has reached point {ds.n_base + cursor - 1})"
+            )
+        return pid
+
+    def label(
+        self,
+        point_id: Any,
+        label: str,
+        reviewer: str,
+        source: str = "api",
+        note: str | None = None,
+    ) -> dict[str, Any]:
+        """Store one expert verdict; returns the stored event."""
+        return self.label_many([point_id], label, reviewer, source, note)[0]
+
+    def label_many(
+        self,
+        point_ids: Sequence[Any],
+        label: str,
+        reviewer: str,
+        source: str = "api",
+        note: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Store the same verdict for several points, all or nothing."""
+        label = clean_label(label)
+        reviewer = clean_reviewer(reviewer)
+        ids = [self._check_point(pid) for pid in point_ids]
+        version = self.current_version()
+        events = self.labels.append([LabelRequest(pid, label, reviewer, source, version, note) for pid in ids])
+        return events.to_dict("records")
+
+    def undo(self, reviewer: str, source: str = "api") -> dict[str, Any]:
+        """Cancel the reviewer's most recent label still in force (as an undo event)."""
+        return self.labels.undo_last(reviewer, source, self.current_version()).to_dict("records")[0]
+
+    # -- retraining --------------------------------------------------------------------
+    def labels_of_version(self, version: int) -> pd.DataFrame:
+        with self._mutex:
+            if version not in self._version_labels:
+                self.registry.verify(version)
+                self._version_labels[version] = pd.read_parquet(self.registry.folder(version) / "labels.parquet")
+            return self._version_labels[version]
+
+    def new_labels(self) -> int:
+        """Points whose label in force differs from what the current version was trained with."""
+        version = self.current_version()
+        current = self.labels.current_map()
+        if version is None:
+            return len(current)
+        used = self.labels_of_version(version)
+        used_map = dict(zip(used["point_id"].astype(int), used["label"], strict=True))
+        changed = sum(1 for pid, lab in current.items() if used_map.get(pid) != lab)
+        return changed + sum(1 for pid in used_map if pid not in current)
+
+    def retrain(self, promote: bool = True, progress: Progress = _quiet) -> retrain.RetrainResult:
+        """Train a candidate on base data + every verdict, evaluate it, apply the gate."""
+        with exclusive(
+            self.paths.lock("retrain"),
+            wait=0,
+            busy_message="a retrain is already running in this workspace; wait for it to finish, then try again",
+        ):
+            start = time.perf_counter()
+            dataset = self.dataset
+            parent = self.current_version()
+            verified = self.labels.current()
+            current = self.models(parent) if parent is not None else None
+            base = current.models.base if current is not None else None
+            models, ts, _ = retrain.train_version(dataset, verified, base, progress)
+            progress(0.7, "Evaluating the candidate and the current version on the same data…")
+            cand_metrics = retrain.evaluate(models, dataset, verified)
+            cur_metrics = retrain.evaluate(current.models, dataset, verified) if current else None
+            conditions = retrain.gate(cand_metrics, cur_metrics)
+            passed = all(c.passed for c in conditions)
+            decision = ("promoted" if promote else "held") if passed else "rejected"
+            progress(0.85, "Writing the new version…")
+            meta = retrain.version_meta(
+                dataset,
+                ts,
+                models,
+                cand_metrics,
+                parent=parent,
+                decision=decision,
+                gate={"passed": passed, "conditions": [c.__dict__ for c in conditions]},
+                parent_metrics=cur_metrics,
+                reason="retrain",
+            )
+            version = self.registry.write(models, meta, {"labels.parquet": retrain.verified_table(verified)})
+            if decision == "promoted":
+                self.registry.set_current(version, "promoted")
+            progress(1.0, "Done.")
+            return retrain.RetrainResult(
+                version,
+                parent,
+                decision,
+                conditions,
+                cand_metrics,
+                cur_metrics,
+                len(verified),
+                time.perf_counter() - start,
+            )
+
+    def rollback(self, version: int) -> None:
+        """Make an earlier (or any stored) version current again."""
+        version = int(version)
+        if version not in self.registry.version_numbers():
+            raise InvalidInput(f"there is no model version {version}; versions: {self.registry._listing()}")
+        if version == self.current_version():
+            raise InvalidInput(f"version {version} is already current")
+        self.models(version)  # verifies files and compatibility before switching
+        self.registry.set_current(version, "rollback")
+
+    def history(self) -> pd.DataFrame:
+        """One row per version: when, parent, labels used, metrics, decision, current."""
+        current = self.current_version()
+        rows = []
+        for meta in self.registry.versions():
+            m = meta.get("metrics", {})
+            rows.append(
+                {
+                    "version": meta["version"],
+                    "created_at": pd.Timestamp(meta["created_at"]),
+                    "parent": meta.get("parent"),
+                    "labels_used": meta.get("labels_used", 0),
+                    "holdout_recall": m.get("holdout_recall"),
+                    "holdout_pr_auc": m.get("holdout_pr_auc"),
+                    "verified_agreement": m.get("verified_agreement"),
+                    "holdout_unknown_rate": m.get("holdout_unknown_rate"),
+                    "decision": meta.get("decision"),
+                    "current": meta["version"] == current,
+                }
+            )
+        frame = pd.DataFrame(rows)
+        if len(frame):
+            frame["parent"] = frame["parent"].astype("Int64")
+        return frame
+
+    # -- summary -----------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        spec = self.spec
+        state = self.stream.state()
+        counts = self.counts()
+        current = self.current_version()
+        meta = self.registry.meta(current) if current else {}
+        return {
+            "home": str(self.paths.home),
+            "dataset": spec["dataset"]["name"],
+            "features": spec["dataset"]["features"],
+            "rows": spec["rows"],
+            "train_rows": spec["train_rows"],
+            "holdout_rows": spec["holdout_rows"],
+            "stream_rows": spec["stream_rows"],
+            "stream": {
+                "cursor": state.cursor,
+                "playing": state.playing,
+                "speed": state.speed,
+                "finished": state.finished,
+            },
+            "counts": counts.__dict__,
+            "current_version": current,
+            "versions": len(self.registry.version_numbers()),
+            "new_labels": self.new_labels(),
+            "current_metrics": meta.get("metrics", {}),
+        }
