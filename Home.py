@@ -1,0 +1,36 @@
+"""hitl — entry point: page config, first-run setup, navigation, shared sidebar."""
+
+import streamlit as st
+
+from hitl_app import context
+
+st.set_page_config(
+    page_title="hitl · human-in-the-loop anomaly detection", page_icon=":material/troubleshoot:", layout="wide"
+)
+
+ws = context.workspace()
+context.ensure_ready(ws)
+
+page = st.navigation(
+    [
+        st.Page("app_pages/overview.py", title="Overview", icon=":material/info:", url_path="overview"),
+        st.Page(
+            "app_pages/monitor.py", title="Monitor", icon=":material/monitoring:", url_path="monitor", default=True
+        ),
+        st.Page("app_pages/verify.py", title="Verify", icon=":material/fact_check:", url_path="verify"),
+        st.Page("app_pages/retrain.py", title="Retrain", icon=":material/model_training:", url_path="retrain"),
+    ]
+)
+
+with st.sidebar, context.user_errors():
+    spec = ws.spec
+    st.caption("WORKSPACE")
+    st.markdown(
+        f"**{spec['dataset']['name']}** · {spec['rows']:,} rows  \n"
+        f"features {', '.join(spec['dataset']['features'])}  \n"
+        f"model version **{ws.current_version()}**"
+    )
+    reviewer = context.reviewer()
+    st.caption(f"Reviewing as **{reviewer}**" if reviewer else "No reviewer name yet (asked on Verify)")
+
+page.run()

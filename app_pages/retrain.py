@@ -1,0 +1,111 @@
+import pandas as pd
+import streamlit as st
+
+from hitl_app import context
+from hitl_app.state import StateKeys
+from hitl_core import HitlError
+
+ws = context.workspace()
+st.title("Retrain")
+context.show_flash()
+
+METRICS = [
+    ("holdout_recall", "Fraud recall (held-out)", "{:.3f}"),
+    ("holdout_precision", "Precision (held-out)", "{:.3f}"),
+    ("holdout_pr_auc", "PR-AUC (held-out)", "{:.3f}"),
+    ("holdout_roc_auc", "ROC-AUC (held-out)", "{:.3f}"),
+    ("holdout_unknown_rate", "Unknown rate (held-out)", "{:.2%}"),
+    ("verified_agreement", "Agreement with verified labels", "{:.0%}"),
+    ("verified_unknown", "Verified points still unknown", "{}"),
+]
+
+
+def _fmt(value, pattern):
+    return "—" if value is None or (isinstance(value, float) and pd.isna(value)) else pattern.format(value)
+
+
+def _rollback(version: int):
+    context.run_action(lambda: (ws.rollback(version), f"Version {version} is current again")[1])
+
+
+with context.user_errors():
+    current = ws.current_version()
+    labelled = len(ws.labels.current())
+    new = ws.new_labels()
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Current version", current, border=True)
+    c2.metric("Verified labels in force", labelled, border=True)
+    c3.metric("New since the current version", new, border=True)
+    st.markdown(
+        "Retraining fits both models on the base training data **plus every verified label**: each verdict weighs "
+        "as much as ten base rows, so a few verdicts can overrule their neighbours, and it changes the scores of the "
+        "points around it only. The candidate is then compared with the current version on the held-out data. "
+        "It is promoted only if **held-out fraud recall drops by at most 0.01** and **every verified point is "
+        "classified as the experts said**."
+    )
+    if new == 0:
+        st.caption("No new verdicts since the current version: a retrain would learn nothing new.")
+    if st.button("Retrain both models", icon=":material/model_training:", type="primary", key="retrain"):
+        with st.status("Retraining…", expanded=True) as box:
+            bar = st.progress(0.0)
+            try:
+                result = ws.retrain(progress=lambda f, m: bar.progress(min(1.0, f), text=m))
+            except HitlError as exc:
+                box.update(label="Retraining failed", state="error")
+                st.error(str(exc))
+            else:
+                st.session_state[StateKeys.LAST_RETRAIN] = result
+                box.update(label=f"Retrained in {result.seconds:.1f} s", state="complete", expanded=False)
+                st.rerun()  # redraw the figures above (current version, new labels) and the sidebar
+
+    result = st.session_state.get(StateKeys.LAST_RETRAIN)
+    if result is not None:
+        st.subheader(f"Candidate version {result.version} vs version {result.parent}")
+        if result.promoted:
+            st.success(result.summary(), icon=":material/verified:")
+        else:
+            st.warning(result.summary(), icon=":material/block:")
+        cur = result.current_metrics or {}
+        rows = [
+            {
+                "metric": label,
+                f"current (v{result.parent})": _fmt(cur.get(key), pat),
+                f"candidate (v{result.version})": _fmt(result.candidate_metrics.get(key), pat),
+            }
+            for key, label, pat in METRICS
+        ]
+        left, right = st.columns([3, 2])
+        left.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        with right:
+            st.markdown("**Promotion gate**")
+            for cond in result.conditions:
+                st.markdown(
+                    f"{':material/check_circle:' if cond.passed else ':material/cancel:'} **{cond.name}** — "
+                    f"{cond.detail}"
+                )
+
+    st.subheader("Version history")
+    history = ws.history()
+    st.dataframe(
+        history.sort_values("version", ascending=False),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "created_at": st.column_config.DatetimeColumn("trained at (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "labels_used": st.column_config.NumberColumn("labels used"),
+            "holdout_recall": st.column_config.NumberColumn("recall", format="%.3f"),
+            "holdout_pr_auc": st.column_config.NumberColumn("PR-AUC", format="%.3f"),
+            "verified_agreement": st.column_config.NumberColumn("agreement", format="%.2f"),
+            "holdout_unknown_rate": st.column_config.NumberColumn("unknown rate", format="%.4f"),
+            "current": st.column_config.CheckboxColumn("current"),
+        },
+    )
+    others = [int(v) for v in history["version"] if int(v) != current]
+    if others:
+        with st.container(horizontal=True, vertical_alignment="bottom"):
+            choice = st.selectbox("Roll back to version", sorted(others, reverse=True), key="rollback_choice")
+            st.button("Make it current", on_click=_rollback, args=(choice,), key="rollback", icon=":material/history:")
+        st.caption(
+            "Rolling back only moves the pointer: every version stays stored, and points replayed from now "
+            "on are scored by the chosen one."
+        )

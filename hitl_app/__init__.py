@@ -1,0 +1,1 @@
+"""The Streamlit side of hitl: session keys, shared resources and chart builders."""
