@@ -26,7 +26,6 @@ if len(shown) < 2 and len(features) >= 2:
     st.info("Pick at least two features to draw the map.")
     st.stop()
 
-SPEED_KEY = "monitor_speed"
 STEP_ROWS = 50
 
 
@@ -46,10 +45,9 @@ def _reset():
     context.run_action(lambda: ws.stream.reset() and "The stream is back at its first row; labels are kept.")
 
 
-def _speed():
-    context.run_action(
-        lambda: ws.stream.set_speed(st.session_state[SPEED_KEY]) and f"Speed: {st.session_state[SPEED_KEY]} rows/s"
-    )
+def _speed(key: str):
+    speed = st.session_state[key]
+    context.run_action(lambda: ws.stream.set_speed(speed) and f"Speed: {speed} rows/s")
 
 
 def _send(ids: list[int]):
@@ -86,9 +84,18 @@ def live() -> None:
             with st.popover("Reset", icon=":material/restart_alt:"):
                 st.write("Replay the stream from its first row? Scores are cleared; labels and models are kept.")
                 st.button("Reset the stream", on_click=_reset, key="reset", type="primary")
-            if st.session_state.get(SPEED_KEY) != snap.speed:
-                st.session_state[SPEED_KEY] = snap.speed
-            st.select_slider("Speed (rows per second)", options=SPEEDS, key=SPEED_KEY, on_change=_speed, width=320)
+            # The speed is shared by every session: keying the widget by it redraws the
+            # slider at the shared value whenever anyone changes it.
+            speed_key = f"speed_{snap.speed}"
+            st.select_slider(
+                "Speed (rows per second)",
+                options=SPEEDS,
+                value=snap.speed,
+                key=speed_key,
+                on_change=_speed,
+                args=(speed_key,),
+                width=320,
+            )
         state_text = "finished" if snap.finished else ("playing" if snap.playing else "paused")
         st.caption(
             f"Stream {state_text} · {c.seen:,} of {c.length:,} rows replayed · refreshes every "

@@ -27,7 +27,10 @@ def ensure_ready(ws: Workspace) -> None:
     """First start: generate the demo and train version 1, showing progress."""
     if ws.ready:
         return
-    with st.status("Setting up the workspace: generating the demo data and training version 1…", expanded=True) as box:
+    placeholder = st.empty()
+    with placeholder.status(
+        "Setting up the workspace: generating the demo data and training version 1…", expanded=True
+    ) as box:
         bar = st.progress(0.0)
 
         def progress(fraction: float, message: str) -> None:
@@ -39,7 +42,8 @@ def ensure_ready(ws: Workspace) -> None:
             box.update(label="Setting up the workspace failed", state="error")
             st.error(str(exc))
             st.stop()
-        box.update(label="Workspace ready", state="complete", expanded=False)
+    placeholder.empty()
+    st.toast("Workspace ready: demo data generated and version 1 trained.", icon=":material/check_circle:")
 
 
 @contextmanager

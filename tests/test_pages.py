@@ -36,10 +36,10 @@ def test_first_start_bootstraps_and_shows_the_monitor(tmp_path, monkeypatch):
     assert not at.exception
     assert Workspace(home).ready and Workspace(home).current_version() == 1
     assert [t.value for t in at.title] == ["Monitor"]
-    assert any("Workspace ready" in s.label for s in at.status)
-    # A second start reuses what exists: no setup box, same version.
+    assert any("Workspace ready" in t.value for t in at.toast)
+    # A second start reuses what exists: no setup message, same version.
     at2 = _app().run()
-    assert not at2.exception and not at2.status
+    assert not at2.exception and not at2.toast
     assert Workspace(home).current_version() == 1
 
 
