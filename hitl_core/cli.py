@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from hitl_core.config import FRAUD_THRESHOLD, MIN_LABELS_PER_CLASS
+from hitl_core.datasets import BUILTINS, DEFAULT
 from hitl_core.errors import HitlError, InvalidInput
 from hitl_core.workspace import Workspace
 
@@ -55,10 +57,36 @@ def _open(args: argparse.Namespace) -> Workspace:
     return ws
 
 
+def _column(value: str | None) -> str | None:
+    """--label/--time: absent = the dataset's default; "none" = no such column."""
+    if value is None:
+        return DEFAULT
+    return None if value.strip().lower() in ("", "none") else value.strip()
+
+
 def cmd_init(args: argparse.Namespace) -> None:
     ws = Workspace()
-    ws.init(args.dataset, args.data, args.features, force=args.force, progress=_progress)
+    ws.init(
+        args.dataset,
+        args.data,
+        args.features,
+        force=args.force,
+        progress=_progress,
+        label=_column(args.label),
+        time=_column(args.time),
+        positive=args.positive,
+        invalid="drop" if args.drop_invalid else "refuse",
+        base_fraction=args.base_fraction,
+    )
     status = ws.status()
+    if status["dropped_rows"]:
+        print(f"Dropped {status['dropped_rows']:,} incomplete row(s) (--drop-invalid).", file=sys.stderr)
+    if status["mode"] == "detector-only":
+        print(
+            "No label column: the workspace runs detector-only until experts have labelled "
+            f"{MIN_LABELS_PER_CLASS} normal and {MIN_LABELS_PER_CLASS} abnormal points.",
+            file=sys.stderr,
+        )
     _emit(
         status,
         args.format,
@@ -123,6 +151,28 @@ def cmd_history(args: argparse.Namespace) -> None:
         sys.stdout.write(frame.to_csv(index=False))
     else:
         print(frame.to_string(index=False) if len(frame) else "No replayed rows in that range.")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    ws = _open(args)
+    m = ws.evaluate(args.version, progress=_progress)
+
+    def fmt(key: str, pattern: str = "{:.3f}") -> str:
+        return "n/a" if m.get(key) is None else pattern.format(m[key])
+
+    text = "\n".join(
+        [
+            f"version {m['version']} ({m['mode']}) on {m['holdout_rows']:,} held-out rows "
+            f"({m['holdout_frauds']:,} abnormal)",
+            f"  PR-AUC     {fmt('holdout_pr_auc')}",
+            f"  ROC-AUC    {fmt('holdout_roc_auc')}",
+            f"  precision  {fmt('holdout_precision')}   (at p >= {FRAUD_THRESHOLD})",
+            f"  recall     {fmt('holdout_recall')}",
+            f"  unknown    {fmt('holdout_unknown_rate', '{:.2%}')} of held-out rows flagged by the detector",
+            f"  verdicts   {m['verified_points']} verified points, agreement {fmt('verified_agreement', '{:.0%}')}",
+        ]
+    )
+    _emit(m, args.format, text)
 
 
 def cmd_undo(args: argparse.Namespace) -> None:
@@ -201,9 +251,27 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("init", cmd_init, "initialise the workspace on a dataset and train version 1")
-    p.add_argument("--dataset", default="demo", help="built-in dataset name (default: demo)")
-    p.add_argument("--data", help="path of the data file, for datasets read from a file")
-    p.add_argument("--features", help="comma-separated feature columns (default: the dataset's)")
+    p.add_argument(
+        "--dataset",
+        default="demo",
+        choices=list(BUILTINS),
+        help="demo (generated), creditcard, breast_cancer or table (default: demo)",
+    )
+    p.add_argument("--data", help="data file (CSV, gzipped CSV or parquet); for creditcard also 'openml'")
+    p.add_argument("--features", help="comma-separated feature columns, or 'all' (default: the dataset's)")
+    p.add_argument("--label", help="label column (default: the dataset's; 'none' = no labels: detector-only)")
+    p.add_argument("--time", help="time column giving the replay order (default: the dataset's; 'none' = file order)")
+    p.add_argument("--positive", help="label value meaning abnormal (default: the dataset's, else the larger value)")
+    p.add_argument(
+        "--drop-invalid",
+        action="store_true",
+        help="drop rows with missing or infinite values instead of refusing the file",
+    )
+    p.add_argument(
+        "--base-fraction",
+        type=float,
+        help="share of the earliest rows that trains version 1 (default 0.6); the rest is replayed",
+    )
     p.add_argument("--force", action="store_true", help="replace an initialised workspace (its state is archived)")
 
     p = add("replay", cmd_replay, "replay and score the next rows of the stream")
@@ -245,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("rollback", cmd_rollback, "make an earlier model version current again")
     p.add_argument("version", type=int)
+
+    p = add("evaluate", cmd_evaluate, "held-out metrics of a model version (default: the current one)")
+    p.add_argument("--version", type=int, help="model version (default: current)")
 
     add("versions", cmd_versions, "list every model version")
     add("status", cmd_status, "summarise the workspace")

@@ -58,6 +58,18 @@ CHART_WINDOW = 500
 #: Bins of the Monitor's per-feature distribution.
 HISTOGRAM_BINS = 40
 
+#: Largest data file accepted on any load path (CLI, upload, API), in MB. The
+#: Streamlit upload limit in .streamlit/config.toml is set to the same value.
+#: ``HITL_MAX_INPUT_MB`` overrides it (tests use a tiny limit).
+MAX_INPUT_MB = 500
+#: Fewest verified labels of each class before a detector-only workspace trains its
+#: first classifier (too few and the classifier would be a guess).
+MIN_LABELS_PER_CLASS = 10
+#: Rows of the base data the detector keeps as its reference set when the data has
+#: more than 15 features. In 30-D every exact k-NN index degrades to brute force,
+#: so its cost grows with (queries x reference rows); see NoveltyDetector.
+MAX_REFERENCE_ROWS = 20_000
+
 
 @dataclass(frozen=True)
 class Paths:
@@ -76,6 +88,10 @@ class Paths:
     @property
     def demo_file(self) -> Path:
         return self.data / "demo.parquet"
+
+    @property
+    def openml_cache(self) -> Path:
+        return self.data / "cache" / "openml"
 
     @property
     def spec(self) -> Path:
@@ -103,6 +119,16 @@ class Paths:
 
     def lock(self, name: str) -> Path:
         return self.locks / f"{name}.lock"
+
+
+def max_input_bytes() -> int:
+    """The data-file size limit in bytes (``HITL_MAX_INPUT_MB`` or :data:`MAX_INPUT_MB`)."""
+    raw = os.environ.get("HITL_MAX_INPUT_MB")
+    try:
+        mb = float(raw) if raw else MAX_INPUT_MB
+    except ValueError:
+        mb = MAX_INPUT_MB
+    return int(mb * 1024 * 1024)
 
 
 def workspace_home(home: str | os.PathLike[str] | None = None) -> Path:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,8 @@ class DatasetSpec:
     positive: str | None = None  # label value meaning "abnormal", as text; None = the larger of two
     base_fraction: float = BASE_FRACTION
     holdout_fraction: float = HOLDOUT_FRACTION
+    invalid: str = "refuse"  # rows with missing/infinite values: "refuse" the file or "drop" them
+    dropped_rows: int = 0
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -181,44 +183,76 @@ def parse_features(text: str | Sequence[str] | None) -> tuple[str, ...] | None:
     return tuple(names)
 
 
+INVALID_POLICIES = ("refuse", "drop")
+
+
 def prepare(frame: pd.DataFrame, spec: DatasetSpec) -> PreparedDataset:
     """Validate ``frame`` against ``spec`` and build the prepared dataset.
 
-    Raises :class:`InvalidInput` naming the column (and row) at fault. Nothing is
+    Raises :class:`InvalidInput` naming the column (and data row, counted from 1) at
+    fault. Rows with missing or infinite values refuse the whole table unless
+    ``spec.invalid == "drop"``, which drops them and records how many. Nothing is
     written here.
     """
+    if spec.invalid not in INVALID_POLICIES:
+        raise InvalidInput(f"invalid-row policy must be one of {', '.join(INVALID_POLICIES)}")
+    if not 0.1 <= spec.base_fraction <= 0.95:
+        raise InvalidInput(f"the base fraction must lie between 0.1 and 0.95, not {spec.base_fraction}")
     if frame.empty:
         raise InvalidInput("the table has no rows")
     columns = [str(c) for c in frame.columns]
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if duplicated:
         raise InvalidInput(f"duplicate column name(s): {', '.join(duplicated)}")
-    frame = frame.set_axis(columns, axis=1)
+    frame = frame.set_axis(columns, axis=1).reset_index(drop=True)
     wanted = list(spec.features) + [c for c in (spec.label, spec.time) if c]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise InvalidInput(f"column(s) {', '.join(missing)} not found; the table has: {_listing(frame.columns)}")
     overlap = set(spec.features) & {spec.label, spec.time}
     if overlap:
-        raise InvalidInput(f"{', '.join(sorted(overlap - {None}))} cannot be both a feature and the label/time column")
-
-    if spec.time:
-        t = _numeric_time(frame[spec.time], spec.time)
-        order = np.argsort(t, kind="stable")
-    else:
-        t = np.arange(len(frame), dtype=np.float64)
-        order = np.arange(len(frame))
-    frame = frame.iloc[order].reset_index(drop=True)
-    t = t[order]
+        raise InvalidInput(f"{', '.join(sorted(overlap))} cannot be both a feature and the label/time column")
+    if spec.label and spec.label == spec.time:
+        raise InvalidInput(f"{spec.label} cannot be both the label and the time column")
 
     X = np.column_stack([_numeric_feature(frame[c], c) for c in spec.features])
+    bad = ~np.isfinite(X)
+    problems = [(c, bad[:, j]) for j, c in enumerate(spec.features)]
+    t = _numeric_time(frame[spec.time], spec.time) if spec.time else np.arange(len(frame), dtype=np.float64)
+    problems.append((spec.time, ~np.isfinite(t)))
+    if spec.label:
+        problems.append((spec.label, frame[spec.label].isna().to_numpy()))
+    invalid = np.zeros(len(frame), dtype=bool)
+    for _, mask in problems:
+        invalid |= mask
+    dropped = 0
+    if invalid.any():
+        if spec.invalid == "refuse":
+            column, mask = next((c, m) for c, m in problems if m.any())
+            row = int(np.flatnonzero(mask)[0])
+            what = "missing" if spec.label == column else "missing or infinite"
+            raise InvalidInput(
+                f"column {column!r} has {int(mask.sum())} {what} value(s), first at data row {row + 1}; "
+                f"{int(invalid.sum())} row(s) in all are incomplete. The file was refused: "
+                "choose to drop incomplete rows (--drop-invalid) to load the rest"
+            )
+        keep = ~invalid
+        dropped = int(invalid.sum())
+        frame, X, t = frame[keep].reset_index(drop=True), X[keep], t[keep]
+        spec = replace(spec, dropped_rows=dropped)
+    if len(frame) == 0:
+        raise InvalidInput("no complete rows are left after dropping the incomplete ones")
+
+    order = np.argsort(t, kind="stable")
+    frame, X, t = frame.iloc[order].reset_index(drop=True), X[order], t[order]
     y = _binary_labels(frame[spec.label], spec.label, spec.positive) if spec.label else np.full(len(frame), -1, np.int8)
     extra = frame[[c for c in frame.columns if c not in wanted]].copy() if spec.extra.get("keep_extra") else None
     prepared = PreparedDataset(spec, X, y, t, extra)
     if prepared.n_train < MIN_TRAIN_ROWS:
         raise InvalidInput(
-            f"only {prepared.n_train} rows would be used for training (of {len(frame)} in all); "
-            f"at least {MIN_TRAIN_ROWS} are needed"
+            f"only {prepared.n_train} rows would be used for training (of {len(frame)} usable rows"
+            + (f", after dropping {dropped}" if dropped else "")
+            + f"); at least {MIN_TRAIN_ROWS} are needed"
         )
     if prepared.stream_len < MIN_STREAM_ROWS:
         raise InvalidInput(
@@ -242,46 +276,48 @@ def _listing(columns: Sequence[str], limit: int = 12) -> str:
 def _numeric_feature(series: pd.Series, name: str) -> np.ndarray:
     if pd.api.types.is_bool_dtype(series):
         return series.to_numpy(np.float64)
-    values = pd.to_numeric(series, errors="coerce")
-    bad = values.isna() & series.notna()
+    if pd.api.types.is_numeric_dtype(series):
+        return series.to_numpy(np.float64, na_value=np.nan)
+    text = series.astype("string").str.strip()
+    values = pd.to_numeric(text.replace({"": pd.NA}), errors="coerce")
+    lowered = text.str.lower()
+    spelled = lowered.isin(["inf", "+inf", "-inf", "infinity", "-infinity", "nan"])
+    bad = values.isna() & text.notna() & (text != "") & ~spelled
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InvalidInput(f"column {name!r} is not numeric: row {row} holds {series.iloc[row]!r}")
-    arr = values.to_numpy(np.float64)
-    not_finite = ~np.isfinite(arr)
-    if not_finite.any():
-        row = int(np.flatnonzero(not_finite)[0])
         raise InvalidInput(
-            f"column {name!r} has {int(not_finite.sum())} missing or infinite value(s), "
-            f"first at row {row} ({arr[row]!r})"
+            f"column {name!r} is not numeric: data row {row + 1} holds {series.iloc[row]!r} "
+            f"({int(bad.sum())} non-numeric value(s) in all)"
         )
-    return arr
+    return pd.to_numeric(text, errors="coerce").to_numpy(np.float64, na_value=np.nan)
 
 
 def _numeric_time(series: pd.Series, name: str) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(series):
         values = series.astype("int64").to_numpy(np.float64) / 1e9
-    else:
-        values = pd.to_numeric(series, errors="coerce").to_numpy(np.float64)
-        if np.isnan(values).any():
-            parsed = pd.to_datetime(series, errors="coerce", utc=True)
-            if parsed.isna().any():
-                row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-                raise InvalidInput(
-                    f"time column {name!r} is neither numeric nor a date: row {row} holds {series.iloc[row]!r}"
-                )
-            values = parsed.astype("int64").to_numpy(np.float64) / 1e9
-    if not np.isfinite(values).all():
-        row = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise InvalidInput(f"time column {name!r} has a missing or infinite value at row {row}")
+        values[series.isna().to_numpy()] = np.nan
+        return values
+    if pd.api.types.is_numeric_dtype(series):
+        return series.to_numpy(np.float64, na_value=np.nan)
+    numeric = pd.to_numeric(series, errors="coerce")
+    if numeric.notna().sum() >= series.notna().sum():
+        return numeric.to_numpy(np.float64, na_value=np.nan)
+    parsed = pd.to_datetime(series, errors="coerce", utc=True, format="mixed")
+    unparsed = parsed.isna() & series.notna()
+    if unparsed.any():
+        row = int(np.flatnonzero(unparsed.to_numpy())[0])
+        raise InvalidInput(
+            f"time column {name!r} is neither numeric nor a date: data row {row + 1} holds {series.iloc[row]!r}"
+        )
+    values = parsed.astype("int64").to_numpy(np.float64) / 1e9
+    values[parsed.isna().to_numpy()] = np.nan
     return values
 
 
 def _binary_labels(series: pd.Series, name: str, positive: str | None) -> np.ndarray:
-    if series.isna().any():
-        row = int(np.flatnonzero(series.isna().to_numpy())[0])
-        raise InvalidInput(f"label column {name!r} is empty at row {row}")
     values = series.astype(str).str.strip()
+    if pd.api.types.is_float_dtype(series) and (series.dropna() % 1 == 0).all():
+        values = series.astype("Int64").astype(str)  # 1.0 -> "1"
     distinct = sorted(values.unique(), key=_label_sort_key)
     if len(distinct) != 2:
         shown = ", ".join(repr(v) for v in distinct[:6]) + (" …" if len(distinct) > 6 else "")
@@ -305,57 +341,154 @@ def _label_sort_key(value: str) -> tuple[int, float | str]:
 # -- built-in datasets -----------------------------------------------------------------
 
 
+DEFAULT = "<default>"  # "use the dataset's own choice" for the label and time columns
+KAGGLE_FEATURES = (*tuple(f"V{i}" for i in range(1, 29)), "Amount")
+
+
 @dataclass(frozen=True)
 class Builtin:
     """A dataset the product knows by name."""
 
     name: str
     description: str
-    load: Callable[[Paths, Path | None], tuple[pd.DataFrame, str]]
-    features: tuple[str, ...]
+    features: tuple[str, ...] | None  # None: every numeric column but the label and time
     label: str | None
     time: str | None
     positive: str | None = None
-
-
-def _load_demo(paths: Paths, data: Path | None) -> tuple[pd.DataFrame, str]:
-    if data is not None:
-        raise InvalidInput("the demo dataset is generated; it takes no --data file")
-    if not paths.demo_file.exists():
-        demo.write(paths.demo_file)
-    return pd.read_parquet(paths.demo_file), str(paths.demo_file)
+    required: tuple[str, ...] = ()
+    needs_file: bool = False
+    all_features: tuple[str, ...] | None = None  # what `--features all` means
 
 
 BUILTINS: dict[str, Builtin] = {
     "demo": Builtin(
         "demo",
         "Generated credit-card-like transactions with the two planted clusters of the reference scenario.",
-        _load_demo,
         ("V4", "V14"),
         "Class",
         "Time",
+        all_features=("V4", "V14", "Amount"),
+    ),
+    "creditcard": Builtin(
+        "creditcard",
+        "The Kaggle / ULB credit-card fraud data (Time, V1..V28, Amount, Class) from a CSV, gzipped CSV or "
+        "parquet file, or from OpenML (data id 1597) with --data openml.",
+        ("V4", "V14"),
+        "Class",
+        "Time",
+        positive="1",
+        required=("Time", "Class"),
+        needs_file=True,
+        all_features=KAGGLE_FEATURES,
+    ),
+    "breast_cancer": Builtin(
+        "breast_cancer",
+        "The UCI breast-cancer diagnostic set shipped with scikit-learn (569 rows, 30 features; malignant = abnormal).",
+        None,
+        "diagnosis",
+        None,
+        positive="malignant",
+    ),
+    "table": Builtin(
+        "table",
+        "Any CSV, gzipped CSV or parquet table with numeric feature columns and, optionally, a two-valued label "
+        "column (without one the workspace runs detector-only until experts have labelled enough points).",
+        None,
+        None,
+        None,
+        needs_file=True,
     ),
 }
+
+
+def read_source(paths: Paths, builtin: Builtin, data: str | Path | None) -> tuple[pd.DataFrame, str]:
+    from hitl_core import openml, tables  # local: tables pulls in the CSV machinery only when needed
+
+    if builtin.name == "demo":
+        if data is not None:
+            raise InvalidInput("the demo dataset is generated; it takes no data file")
+        if not paths.demo_file.exists():
+            demo.write(paths.demo_file)
+        return pd.read_parquet(paths.demo_file), str(paths.demo_file)
+    if builtin.name == "breast_cancer":
+        if data is not None:
+            raise InvalidInput("the breast_cancer dataset ships with scikit-learn; it takes no data file")
+        from sklearn.datasets import load_breast_cancer
+
+        bunch = load_breast_cancer(as_frame=True)
+        frame = bunch.data.copy()
+        frame["diagnosis"] = np.asarray(bunch.target_names)[bunch.target.to_numpy()]
+        return frame, "scikit-learn load_breast_cancer()"
+    if data is None:
+        raise InvalidInput(f"the {builtin.name} dataset needs a data file: pass --data PATH")
+    if builtin.name == "creditcard" and str(data).lower() in ("openml", "openml:1597"):
+        return openml.load_creditcard(paths.openml_cache), "OpenML data id 1597"
+    return tables.read_table(data), str(Path(data).resolve())
 
 
 def load(
     paths: Paths,
     name: str = "demo",
-    data: Path | None = None,
-    features: Sequence[str] | None = None,
+    data: str | Path | None = None,
+    features: Sequence[str] | str | None = None,
+    label: str | None = DEFAULT,
+    time: str | None = DEFAULT,
+    positive: str | None = None,
+    invalid: str = "refuse",
+    base_fraction: float | None = None,
+    upload: tuple[str, bytes] | None = None,
 ) -> PreparedDataset:
-    """Load, validate and prepare a named dataset. Writes only generated demo data."""
+    """Load, validate and prepare a dataset; writes nothing but the generated demo.
+
+    ``upload`` = (file name, bytes) reads an uploaded file instead of ``data``.
+    ``label``/``time`` = None mean "no label column" / "file order".
+    """
     if name not in BUILTINS:
         raise InvalidInput(f"unknown dataset {name!r}; choose one of: {', '.join(BUILTINS)}")
     builtin = BUILTINS[name]
-    frame, source = builtin.load(paths, data)
+    if upload is not None:
+        if not builtin.needs_file:
+            raise InvalidInput(f"the {name} dataset is built in; it takes no uploaded file")
+        from hitl_core import tables
+
+        frame, source = tables.read_table(upload[1], upload[0]), f"upload: {upload[0]}"
+    else:
+        frame, source = read_source(paths, builtin, data)
+    frame = frame.set_axis([str(c).strip() for c in frame.columns], axis=1)
+    missing = [c for c in builtin.required if c not in frame.columns]
+    if missing:
+        raise InvalidInput(
+            f"this is not the {name} layout: required column(s) {', '.join(missing)} missing; "
+            f"the table has: {_listing(frame.columns)}"
+        )
+    label = builtin.label if label == DEFAULT else (label or None)
+    time = builtin.time if time == DEFAULT else (time or None)
+    chosen = parse_features(features) if features is not None and features != "all" else None
+    if features == "all" or (isinstance(features, str) and features.strip().lower() == "all"):
+        chosen = builtin.all_features or _numeric_columns(frame, label, time)
+    elif chosen is None:
+        chosen = builtin.features or _numeric_columns(frame, label, time)
+    if not chosen:
+        raise InvalidInput("no numeric feature columns found; name them with --features")
     spec = DatasetSpec(
         name=name,
-        features=tuple(features) if features else builtin.features,
-        label=builtin.label,
-        time=builtin.time,
+        features=tuple(chosen),
+        label=label,
+        time=time,
         source=source,
-        positive=builtin.positive,
+        positive=positive if positive is not None else builtin.positive if label == builtin.label else None,
+        base_fraction=BASE_FRACTION if base_fraction is None else float(base_fraction),
+        invalid=invalid,
         extra={"keep_extra": name == "demo"},
     )
     return prepare(frame, spec)
+
+
+def _numeric_columns(frame: pd.DataFrame, label: str | None, time: str | None) -> tuple[str, ...]:
+    return tuple(
+        c
+        for c in frame.columns
+        if c not in (label, time)
+        and pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+    )

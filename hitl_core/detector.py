@@ -27,10 +27,19 @@ class NoveltyDetector:
     [False, True]
     """
 
-    def __init__(self, k: int = 5, quantile: float = 0.995, algorithm: str = "auto") -> None:
+    def __init__(
+        self,
+        k: int = 5,
+        quantile: float = 0.995,
+        algorithm: str = "auto",
+        max_reference: int | None = None,
+        seed: int = 0,
+    ) -> None:
         self.k = k
         self.quantile = quantile
         self.algorithm = algorithm
+        self.max_reference = max_reference
+        self.seed = seed
 
     def _backend(self, n_features: int) -> str:
         # A KD-tree is the fastest exact index in low dimension (measured: 284,807
@@ -40,8 +49,14 @@ class NoveltyDetector:
             return self.algorithm
         return "kd_tree" if n_features <= 15 else "brute"
 
-    def fit(self, X: np.ndarray, verdict: np.ndarray | None = None) -> NoveltyDetector:
-        """Fit on the rows of ``X``; ``verdict`` marks the rows that are expert verdicts."""
+    def fit(self, X: np.ndarray, verdict: np.ndarray | None = None, keep: np.ndarray | None = None) -> NoveltyDetector:
+        """Fit on the rows of ``X``; ``verdict`` marks the rows that are expert verdicts.
+
+        With ``max_reference`` set and more rows than that, the reference set is every
+        verdict and every row marked in ``keep`` (known fraud, say) plus a seeded
+        uniform sample of the others: in high dimension every exact k-NN index falls
+        back to brute force, whose cost grows with the reference size.
+        """
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2:
             raise InvalidInput(f"X must be 2-D; got shape {X.shape}")
@@ -57,6 +72,14 @@ class NoveltyDetector:
         self.mean_ = X.mean(axis=0)
         scale = X.std(axis=0)
         self.scale_ = np.where(scale > 0, scale, 1.0)
+        self.n_training_rows_ = len(X)
+        if self.max_reference is not None and len(X) > self.max_reference:
+            always = verdict | (np.zeros(len(X), dtype=bool) if keep is None else np.asarray(keep, dtype=bool))
+            others = np.flatnonzero(~always)
+            budget = max(0, self.max_reference - int(always.sum()))
+            sampled = np.random.default_rng(self.seed).choice(others, size=min(budget, len(others)), replace=False)
+            rows = np.sort(np.concatenate([np.flatnonzero(always), sampled]))
+            X, verdict = X[rows], verdict[rows]
         reference = (X - self.mean_) / self.scale_
         self.backend_ = self._backend(X.shape[1])
         self.index_ = NearestNeighbors(n_neighbors=self.k, algorithm=self.backend_).fit(reference)
@@ -81,16 +104,27 @@ class NoveltyDetector:
             return np.empty((0, self.k)), np.empty((0, self.k), dtype=np.int64)
         return self.index_.kneighbors((X - self.mean_) / self.scale_, n_neighbors=self.k)
 
-    def score(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Novelty score and "a verdict is among the k nearest reference rows", per row."""
+    def assess(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: the novelty score, whether a verdict is among its k nearest reference
+        rows, and the unknown flag.
+
+        A point is unknown when its score exceeds ``threshold_`` — unless an expert
+        verdict lies within ``threshold_`` of it: a place an expert has looked at is
+        known, even when it is a lone outlier whose k-th neighbour is far away.
+        """
         dist, idx = self._neighbours(X)
-        near_verdict = self.is_verdict_[idx].any(axis=1) if len(idx) else np.empty(0, dtype=bool)
-        return dist[:, self.k - 1] if len(dist) else np.empty(0), near_verdict
+        if not len(dist):
+            empty = np.empty(0, dtype=bool)
+            return np.empty(0), empty, empty
+        verdict = self.is_verdict_[idx]
+        novelty = dist[:, self.k - 1]
+        seen_by_expert = (verdict & (dist <= self.threshold_)).any(axis=1)
+        return novelty, verdict.any(axis=1), (novelty > self.threshold_) & ~seen_by_expert
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Distance (in standardised units) to the k-th nearest training row."""
-        return self.score(X)[0]
+        return self.assess(X)[0]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """True where a point is unknown (its score exceeds ``threshold_``)."""
-        return self.decision_function(X) > self.threshold_
+        """True where a point is unknown (see :meth:`assess`)."""
+        return self.assess(X)[2]

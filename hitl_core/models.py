@@ -52,7 +52,7 @@ class ModelSet:
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X.reshape(1, -1)
-        novelty, near = self.detector.score(X)
+        novelty, near, unknown = self.detector.assess(X)
         if self.adjusted is None:
             near = np.zeros(len(X), dtype=bool)
         if self.base is None and self.adjusted is None:
@@ -64,7 +64,7 @@ class ModelSet:
             p = self.base.predict_proba(X)
             if near.any():
                 p[near] = self.adjusted.predict_proba(X[near])
-        return Scores(p, novelty, novelty > self.detector.threshold_, near)
+        return Scores(p, novelty, unknown, near)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.score(X).p

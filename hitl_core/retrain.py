@@ -26,7 +26,15 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from hitl_core.classifier import FraudClassifier
-from hitl_core.config import EXPERT_WEIGHT, FRAUD_THRESHOLD, KNN_K, RECALL_TOLERANCE, UNKNOWN_QUANTILE
+from hitl_core.config import (
+    EXPERT_WEIGHT,
+    FRAUD_THRESHOLD,
+    KNN_K,
+    MAX_REFERENCE_ROWS,
+    MIN_LABELS_PER_CLASS,
+    RECALL_TOLERANCE,
+    UNKNOWN_QUANTILE,
+)
 from hitl_core.datasets import PreparedDataset
 from hitl_core.detector import NoveltyDetector
 from hitl_core.errors import InvalidInput
@@ -97,12 +105,31 @@ def fit_models(
         )
     adjusted = None
     if len(ts.verified) and known.any() and len(np.unique(ts.y[known])) == 2:
-        progress(0.3, f"Training the classifier with {len(ts.verified)} verified labels on {int(known.sum()):,} rows…")
-        adjusted = FraudClassifier().fit(ts.X[known], ts.y[known], ts.weight[known], feature_names=features)
-    progress(0.5, f"Fitting the novelty detector on {len(ts.X):,} rows…")
+        needed = labels_needed(ts.verified) if base is None else {}
+        if not any(needed.values()):
+            progress(
+                0.3, f"Training the classifier with {len(ts.verified)} verified labels on {int(known.sum()):,} rows…"
+            )
+            # Trained on verdicts alone (detector-only data), the classifier sees tens of
+            # rows: LightGBM's default smallest leaf (20 rows) would forbid any split.
+            leaf = 20 if base is not None else max(2, min(20, int(known.sum()) // 10))
+            adjusted = FraudClassifier(min_child_samples=leaf).fit(
+                ts.X[known], ts.y[known], ts.weight[known], feature_names=features
+            )
     verdict = np.arange(len(ts.X)) >= n_base
-    detector = NoveltyDetector(k=KNN_K, quantile=UNKNOWN_QUANTILE).fit(ts.X, verdict=verdict)
+    high_dim = ts.X.shape[1] > 15
+    reference = min(len(ts.X), MAX_REFERENCE_ROWS) if high_dim else len(ts.X)
+    progress(0.5, f"Fitting the novelty detector on {reference:,} reference rows…")
+    detector = NoveltyDetector(
+        k=KNN_K, quantile=UNKNOWN_QUANTILE, max_reference=MAX_REFERENCE_ROWS if high_dim else None
+    ).fit(ts.X, verdict=verdict, keep=ts.y == 1)
     return ModelSet(base, adjusted, detector)
+
+
+def labels_needed(verified: pd.DataFrame) -> dict[str, int]:
+    """How many more verdicts of each class a detector-only workspace needs for its first classifier."""
+    counts = verified["label"].value_counts() if len(verified) else pd.Series(dtype=int)
+    return {lab: max(0, MIN_LABELS_PER_CLASS - int(counts.get(lab, 0))) for lab in ("normal", "abnormal")}
 
 
 def evaluate(models: ModelSet, dataset: PreparedDataset, verified: pd.DataFrame) -> dict[str, Any]:
@@ -182,6 +209,14 @@ def gate(
     wrong = candidate.get("verified_disagreements", [])
     if n == 0:
         conditions.append(GateCondition("verdicts", True, "no verified points yet"))
+    elif (
+        candidate.get("verified_agreement") is None
+        and (current or {}).get("verified_agreement") is None
+        and (current is None or current.get("holdout_recall") is None)
+    ):
+        conditions.append(
+            GateCondition("verdicts", True, "no classifier yet (detector-only): the verdicts refit the detector")
+        )
     elif candidate.get("verified_agreement") is None:
         conditions.append(GateCondition("verdicts", False, "the candidate has no classifier to follow the verdicts"))
     else:

@@ -93,15 +93,33 @@ class Workspace:
         features: str | Sequence[str] | None = None,
         force: bool = False,
         progress: Progress = _quiet,
-    ) -> None:
+        *,
+        label: str | None = datasets.DEFAULT,
+        time: str | None = datasets.DEFAULT,
+        positive: str | None = None,
+        invalid: str = "refuse",
+        base_fraction: float | None = None,
+        upload: tuple[str, bytes] | None = None,
+    ) -> PreparedDataset:
         """(Re)initialise the workspace on a dataset and train version 1.
 
-        An initialised workspace is replaced only with ``force``; its artifacts are
-        then moved to ``archive/`` rather than deleted.
+        The data is read and validated completely, and version 1 trained, before
+        anything is written. An initialised workspace is replaced only with
+        ``force``; its labels, models and stream are then moved to ``archive/``.
         """
-        names = datasets.parse_features(features)
         progress(0.02, f"Loading dataset {dataset!r}…")
-        prepared = datasets.load(self.paths, dataset, Path(data) if data else None, names)
+        prepared = datasets.load(
+            self.paths,
+            dataset,
+            data,
+            features,
+            label=label,
+            time=time,
+            positive=positive,
+            invalid=invalid,
+            base_fraction=base_fraction,
+            upload=upload,
+        )
         if self.ready and not force:
             raise InvalidInput(
                 f"the workspace at {self.paths.home} is already initialised "
@@ -111,6 +129,23 @@ class Workspace:
         self.paths.home.mkdir(parents=True, exist_ok=True)
         with exclusive(self.paths.home / ".hitl-init.lock", wait=600, busy_message="the workspace is being set up"):
             self._initialise(prepared, progress)
+        return prepared
+
+    def preview(
+        self,
+        dataset: str,
+        data: str | Path | None = None,
+        upload: tuple[str, bytes] | None = None,
+    ) -> pd.DataFrame:
+        """Read (not prepare) a dataset's table for a preview; validates the file only."""
+        from hitl_core import tables
+
+        builtin = datasets.BUILTINS.get(dataset)
+        if builtin is None:
+            raise InvalidInput(f"unknown dataset {dataset!r}; choose one of: {', '.join(datasets.BUILTINS)}")
+        if upload is not None:
+            return tables.read_table(upload[1], upload[0])
+        return datasets.read_source(self.paths, builtin, data)[0]
 
     def _initialise(self, prepared: PreparedDataset, progress: Progress) -> None:
         # Train first: if the data cannot train, nothing has been written yet.
@@ -457,6 +492,30 @@ class Workspace:
             frame["parent"] = frame["parent"].astype("Int64")
         return frame
 
+    # -- evaluation and mode -------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        """ "classifier" once a classifier exists, else "detector-only" (unlabelled data)."""
+        return "classifier" if self.models().models.has_classifier else "detector-only"
+
+    def labels_needed(self) -> dict[str, int]:
+        """Verdicts still missing per class before a detector-only workspace gets a classifier."""
+        if self.mode == "classifier":
+            return {"normal": 0, "abnormal": 0}
+        return retrain.labels_needed(self.labels.current())
+
+    def evaluate(self, version: int | None = None, progress: Progress = _quiet) -> dict[str, Any]:
+        """A version's held-out metrics (PR-AUC, ROC-AUC, precision and recall at the
+        operating threshold, unknown rate) and its agreement with today's verdicts."""
+        bundle = self.models(version)
+        progress(0.1, f"Scoring the held-out data with version {bundle.version}…")
+        metrics = retrain.evaluate(bundle.models, self.dataset, self.labels.current())
+        progress(1.0, "Done.")
+        return {"version": bundle.version, "mode": self.mode_of(bundle.version), **metrics}
+
+    def mode_of(self, version: int) -> str:
+        return "classifier" if self.models(version).models.has_classifier else "detector-only"
+
     # -- summary -----------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         spec = self.spec
@@ -467,6 +526,9 @@ class Workspace:
         return {
             "home": str(self.paths.home),
             "dataset": spec["dataset"]["name"],
+            "mode": self.mode,
+            "labels_needed": self.labels_needed(),
+            "dropped_rows": spec["dataset"].get("dropped_rows", 0),
             "features": spec["dataset"]["features"],
             "rows": spec["rows"],
             "train_rows": spec["train_rows"],

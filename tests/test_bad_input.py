@@ -33,7 +33,7 @@ CLI_CASES = [
     (["init", "--force", "--features", "V4,V99"], "V99 not found"),
     (["init", "--force", "--features", "V4,V4"], "more than once"),
     (["init", "--features", "V4"], "already initialised"),
-    (["init", "--force", "--dataset", "nope"], "unknown dataset 'nope'"),
+    (["init", "--force", "--dataset", "nope"], "invalid choice: 'nope'"),
     (["replay", "--steps", "-5"], "non-negative"),
     (["rollback", "7"], "no model version 7"),
     (["rollback", "1"], "already current"),
@@ -52,7 +52,7 @@ def test_cli_rejects_bad_input_and_changes_nothing(replayed: Workspace, args, me
     assert proc.returncode != 0
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "error: " in proc.stderr.strip().splitlines()[-1]
     assert digest(home) == before
 
 
