@@ -19,6 +19,7 @@ page = st.navigation(
         ),
         st.Page("app_pages/verify.py", title="Verify", icon=":material/fact_check:", url_path="verify"),
         st.Page("app_pages/retrain.py", title="Retrain", icon=":material/model_training:", url_path="retrain"),
+        st.Page("app_pages/data.py", title="Data", icon=":material/dataset:", url_path="data"),
     ]
 )
 
@@ -32,5 +33,15 @@ with st.sidebar, context.user_errors():
     )
     reviewer = context.reviewer()
     st.caption(f"Reviewing as **{reviewer}**" if reviewer else "No reviewer name yet (asked on Verify)")
+
+with context.user_errors():
+    needed = ws.labels_needed()
+    if ws.mode == "detector-only":
+        st.info(
+            "**Detector-only mode.** This dataset has no labels, so there is no classifier yet: points are only "
+            f"*unknown* or not. Label {needed['normal']} more normal and {needed['abnormal']} more abnormal point(s) "
+            "on Verify, then retrain to train the first classifier.",
+            icon=":material/radar:",
+        )
 
 page.run()

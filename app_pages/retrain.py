@@ -36,6 +36,39 @@ with context.user_errors():
     c1.metric("Current version", current, border=True)
     c2.metric("Verified labels in force", labelled, border=True)
     c3.metric("New since the current version", new, border=True)
+    held = ws.registry.meta(current).get("metrics", {})
+    st.markdown(
+        f"**Version {current} on the held-out data** — {held.get('holdout_rows', 0):,} rows, "
+        f"{held.get('holdout_frauds', 0):,} abnormal; operating threshold p ≥ 0.5"
+    )
+    if held.get("holdout_pr_auc") is None:
+        st.caption(
+            "No classifier yet, or no labelled held-out rows: only the detector's unknown rate can be "
+            f"measured ({held.get('holdout_unknown_rate', 0):.2%})."
+        )
+    else:
+        e = st.columns(5)
+        for col, (key, label, pattern) in zip(
+            e,
+            [
+                ("holdout_pr_auc", "PR-AUC", "{:.3f}"),
+                ("holdout_roc_auc", "ROC-AUC", "{:.3f}"),
+                ("holdout_precision", "Precision", "{:.3f}"),
+                ("holdout_recall", "Recall", "{:.3f}"),
+                ("holdout_unknown_rate", "Unknown rate", "{:.2%}"),
+            ],
+            strict=True,
+        ):
+            col.metric(label, _fmt(held.get(key), pattern))
+    if ws.mode == "detector-only":
+        needed = ws.labels_needed()
+        if any(needed.values()):
+            st.info(
+                f"Detector-only: a retrain now refits the detector with the verdicts. The first classifier needs "
+                f"{needed['normal']} more normal and {needed['abnormal']} more abnormal verdict(s)."
+            )
+        else:
+            st.info("Detector-only, with enough verdicts: the next retrain trains the first classifier from them.")
     st.markdown(
         "Retraining fits both models on the base training data **plus every verified label**: each verdict weighs "
         "as much as ten base rows, so a few verdicts can overrule their neighbours, and it changes the scores of the "

@@ -120,7 +120,7 @@ def _read_csv(data: bytes, label: str) -> pd.DataFrame:
         for delim, word in _DELIMITERS.items():
             if delim in lines[0]:
                 raise InvalidInput(
-                    f"{label} has a single column {header[0][:40]!r}…: it looks {word}-separated; "
+                    f"{label} has a single column '{header[0][:40]}…': it looks {word}-separated; "
                     "save it with commas as the delimiter"
                 )
     _check_duplicates(header, label)

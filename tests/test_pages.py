@@ -142,3 +142,46 @@ def test_overview_renders(paused: Workspace):
     at.switch_page("app_pages/overview.py").run()
     assert not at.exception
     assert "Human-in-the-loop anomaly detection" in [t.value for t in at.title]
+
+
+def test_data_page_replaces_the_workspace_only_after_confirmation(paused: Workspace):
+    at = _app()
+    at.switch_page("app_pages/data.py").run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Dataset"] == "demo"
+    at.radio(key="data_source").set_value("breast_cancer").run()
+    assert not at.exception
+    assert "569 rows × 31 columns" in _texts(at)
+    assert at.button(key="data_init").disabled  # not without the confirmation
+    at.checkbox(key="data_confirm").check().run()
+    at.button(key="data_init").click().run()
+    assert not at.exception, at.exception
+    ws = Workspace(paused.paths.home)
+    assert ws.spec["dataset"]["name"] == "breast_cancer" and ws.current_version() == 1
+    assert len(list((paused.paths.home / "archive").iterdir())) == 1
+    assert {m.label: m.value for m in at.metric}["Dataset"] == "breast_cancer"
+
+
+def test_data_page_asks_for_a_file_for_file_datasets(paused: Workspace):
+    at = _app()
+    at.switch_page("app_pages/data.py").run()
+    at.radio(key="data_source").set_value("creditcard").run()
+    assert not at.exception
+    assert "Upload a file to see its preview" in _texts(at)
+
+
+def test_detector_only_mode_is_said_plainly_on_every_page(tmp_path, monkeypatch):
+    from hitl_core import demo
+
+    frame = demo.generate(5_000).drop(columns=["Class", "Scenario"])
+    path = tmp_path / "unlabelled.csv"
+    frame.to_csv(path, index=False)
+    home = tmp_path / "ws"
+    Workspace(home).init("table", path, "V4,V14", time="Time")
+    monkeypatch.setenv("HITL_HOME", str(home))
+    for page in ("app_pages/monitor.py", "app_pages/verify.py", "app_pages/retrain.py"):
+        at = _app()
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+        assert "Detector-only mode" in _texts(at), page
+        assert "Label 10 more normal and 10 more abnormal" in _texts(at), page
