@@ -74,9 +74,9 @@ def snapshot(ws: Workspace, window: int = CHART_WINDOW) -> Snapshot:
         playing=state.playing,
         speed=state.speed,
         finished=state.finished,
-        histograms=[np.asarray(h) for h in state.histograms],
-        edges=[np.asarray(e) for e in state.edges],
-        baseline=[np.asarray(b) for b in state.baseline],
+        histograms=list(ws.stream.histograms()),
+        edges=ws.stream.layout()[0],
+        baseline=ws.stream.layout()[1],
         bands=bands,
         features=ws.dataset.features,
     )

@@ -52,9 +52,6 @@ class StreamState:
     speed: int
     clock: float
     epoch: int
-    histograms: list[list[int]]
-    edges: list[list[float]]
-    baseline: list[list[float]]
     dataset_fingerprint: str
     updated_at: str
 
@@ -82,8 +79,11 @@ class StreamStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.state_path = self.root / "state.json"
+        self.layout_path = self.root / "layout.json"
+        self.histogram_path = self.root / "histograms.npy"
         self._lock_path = self.root / "stream.lock"
         self._arrays: dict[str, np.memmap] | None = None
+        self._layout: tuple[list[np.ndarray], list[np.ndarray]] | None = None
 
     # -- creation --------------------------------------------------------------------
     def create(self, length: int, dataset_fingerprint: str, train_features: np.ndarray) -> None:
@@ -95,6 +95,13 @@ class StreamStore:
             arr.flush()
             del arr
         edges, baseline = _histogram_layout(train_features)
+        # The bins never change: they live apart from the state rewritten on every tick.
+        atomic_write_json(self.layout_path, {"edges": edges, "baseline": baseline})
+        hist = np.lib.format.open_memmap(
+            self.histogram_path, mode="w+", dtype=np.int64, shape=(len(edges), len(edges[0]) + 1)
+        )
+        hist.flush()
+        del hist
         self._write_state(
             {
                 "cursor": 0,
@@ -103,13 +110,11 @@ class StreamStore:
                 "speed": DEFAULT_SPEED,
                 "clock": time.time(),
                 "epoch": 0,
-                "histograms": [[0] * (len(e) + 1) for e in edges],
-                "edges": edges,
-                "baseline": baseline,
                 "dataset_fingerprint": dataset_fingerprint,
             }
         )
         self._arrays = None
+        self._layout = None
 
     @property
     def exists(self) -> bool:
@@ -144,8 +149,25 @@ class StreamStore:
                         f"stream scores file {path.name} has {arr.shape[0]} slots, expected {state.length}"
                     )
                 arrays[name] = arr
+            try:
+                arrays["histograms"] = np.load(self.histogram_path, mmap_mode="r+")
+            except (FileNotFoundError, ValueError) as exc:
+                raise IntegrityError(
+                    f"stream histograms file is missing or damaged ({exc}); reset the stream"
+                ) from None
             self._arrays = arrays
         return self._arrays
+
+    def layout(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Per feature: histogram bin edges, and the training share of each bin."""
+        if self._layout is None:
+            raw = read_json(self.layout_path)
+            self._layout = ([np.asarray(e) for e in raw["edges"]], [np.asarray(b) for b in raw["baseline"]])
+        return self._layout
+
+    def histograms(self) -> np.ndarray:
+        """Replayed points per feature and bin (a copy); see :meth:`layout`."""
+        return np.array(self.arrays()["histograms"])
 
     def _locked(self):
         return exclusive(self._lock_path, wait=30, busy_message="the stream is busy; try again")
@@ -179,7 +201,6 @@ class StreamStore:
                 playing=False,
                 clock=time.time(),
                 epoch=raw["epoch"] + 1,
-                histograms=[[0] * len(h) for h in raw["histograms"]],
             )
             return self._write_state(raw)
 
@@ -253,9 +274,10 @@ class StreamStore:
             arrays["status"][lo:hi] = scoring.statuses(p, unknown)
             arrays["version"][lo:hi] = version
             arrays["requested"][lo:hi] = False
-            for j, edges in enumerate(raw["edges"]):
-                counts = np.bincount(np.searchsorted(edges, batch[:, j], side="right"), minlength=len(edges) + 1)
-                raw["histograms"][j] = (np.asarray(raw["histograms"][j]) + counts).tolist()
+            for j, edges in enumerate(self.layout()[0]):
+                arrays["histograms"][j] += np.bincount(
+                    np.searchsorted(edges, batch[:, j], side="right"), minlength=len(edges) + 1
+                )
         for arr in arrays.values():
             arr.flush()
 
