@@ -1,11 +1,19 @@
-"""Plotly figures for the pages. Each takes bounded data and returns a figure."""
+"""Plotly figures for the pages. Each takes bounded data and returns a figure.
+
+The figures are written as plain Plotly specs (dicts) and wrapped without
+validation: building them through ``plotly.graph_objects`` and ``make_subplots``
+validated every property on every refresh and cost ~200 ms per Monitor refresh; the
+specs below cost a few milliseconds (see ``python -m bench``) and render the same.
+Streamlit passes a ``Figure`` through to the browser without validating it again.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from hitl_core.config import FRAUD_THRESHOLD, UNCERTAIN_BAND
 from hitl_core.monitor import DecisionGrid
@@ -18,74 +26,104 @@ STATUS_COLORS = {
 }
 STATUS_SYMBOLS = {"normal": "circle", "fraud": "diamond", "uncertain": "square", "unknown": "x"}
 REGION_SCALE = [[0.0, "#e8f1fb"], [0.5, "#f7f7f7"], [1.0, "#fbe3e3"]]
-FONT = dict(size=12)
+GRID = "#e5e8ec"
 
 
-def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
-    fig.update_layout(
-        height=height,
-        margin=dict(l=10, r=10, t=30, b=10),
-        font=FONT,
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
-        uirevision="keep",  # keep zoom and selections across refreshes
-        **kw,
-    )
-    return fig
+def _figure(data: list[dict], layout: dict, height: int) -> go.Figure:
+    base = {
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+        "font": {"size": 12},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+        "uirevision": "keep",  # keep zoom and selections across refreshes
+        "plot_bgcolor": "white",
+    }
+    return go.Figure({"data": data, "layout": {**base, **layout}})
+
+
+def _axis(**kw: Any) -> dict:
+    return {"gridcolor": GRID, "zeroline": False, "automargin": True, **kw}
+
+
+def _values(series: pd.Series | np.ndarray) -> np.ndarray:
+    # numpy arrays pass plotly's validators in C; Python lists are walked element by element
+    return np.asarray(series)
 
 
 def timeseries(window: pd.DataFrame, features: list[str], has_time: bool, has_truth: bool) -> go.Figure:
     """Feature values over time, and beneath them p, the unknown flag and the true class."""
-    rows = list(features) + ["P(abnormal)", "unknown"] + (["true class"] if has_truth else [])
-    heights = [1.0] * len(features) + [1.0, 0.45] + ([0.45] if has_truth else [])
-    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.03, row_heights=heights)
-    x = window["time"] if has_time else window["point_id"]
-    for i, name in enumerate(features, start=1):
-        fig.add_trace(
-            go.Scattergl(
-                x=x, y=window[name], mode="lines", line=dict(width=1, color="#4c78a8"), name=name, showlegend=False
-            ),
-            row=i,
-            col=1,
+    rows = list(features) + ["P(abnormal)", "unknown"] + (["class"] if has_truth else [])
+    weights = np.array([1.0] * len(features) + [1.0, 0.45] + ([0.45] if has_truth else []))
+    gap = 0.03
+    span = 1.0 - gap * (len(rows) - 1)
+    tops = 1.0 - np.concatenate([[0.0], np.cumsum(weights[:-1] / weights.sum() * span + gap)])
+    domains = [
+        (round(max(0.0, top - w / weights.sum() * span), 6), round(min(1.0, top), 6))
+        for top, w in zip(tops, weights, strict=True)
+    ]
+    x = _values(window["time"] if has_time else window["point_id"])
+    data: list[dict] = []
+    layout: dict = {"showlegend": False, "hovermode": "x unified"}
+    for i, (name, domain) in enumerate(zip(rows, domains, strict=True), start=1):
+        axis = "" if i == 1 else str(i)
+        layout[f"yaxis{axis}"] = _axis(domain=list(domain), title={"text": name, "font": {"size": 11}})
+        layout[f"xaxis{axis}"] = _axis(
+            anchor=f"y{axis}", showticklabels=i == len(rows), **({"matches": "x"} if i > 1 else {})
         )
-        fig.update_yaxes(title_text=name, row=i, col=1)
-    r = len(features) + 1
-    fig.add_trace(
-        go.Scattergl(
-            x=x, y=window["p"], mode="lines", line=dict(width=1, color="#d62728"), name="P(abnormal)", showlegend=False
-        ),
-        row=r,
-        col=1,
-    )
-    for level, dash in ((UNCERTAIN_BAND[0], "dot"), (FRAUD_THRESHOLD, "dash"), (UNCERTAIN_BAND[1], "dot")):
-        fig.add_hline(y=level, line=dict(color="#999", width=1, dash=dash), row=r, col=1)
-    fig.update_yaxes(title_text="P(abnormal)", range=[-0.05, 1.05], row=r, col=1)
-    fig.add_trace(
-        go.Scattergl(
-            x=x,
-            y=window["unknown"].astype(int),
-            mode="markers",
-            marker=dict(size=4, color=STATUS_COLORS["unknown"]),
-            name="unknown",
-            showlegend=False,
-        ),
-        row=r + 1,
-        col=1,
-    )
-    fig.update_yaxes(title_text="unknown", tickvals=[0, 1], ticktext=["no", "yes"], range=[-0.3, 1.3], row=r + 1, col=1)
-    if has_truth:
-        truth = window["true_label"].map({"abnormal": 1, "normal": 0})
-        fig.add_trace(
-            go.Scattergl(
-                x=x, y=truth, mode="markers", marker=dict(size=4, color="#333"), name="true class", showlegend=False
-            ),
-            row=r + 2,
-            col=1,
-        )
-        fig.update_yaxes(
-            title_text="class", tickvals=[0, 1], ticktext=["normal", "fraud"], range=[-0.3, 1.3], row=r + 2, col=1
-        )
-    fig.update_xaxes(title_text="time (s)" if has_time else "row", row=len(rows), col=1)
-    return _layout(fig, height=110 * len(features) + 260 + (60 if has_truth else 0))
+        trace = {"type": "scattergl", "x": x, "xaxis": f"x{axis}", "yaxis": f"y{axis}", "name": name}
+        if name in features:
+            data.append(
+                {**trace, "y": _values(window[name]), "mode": "lines", "line": {"width": 1, "color": "#4c78a8"}}
+            )
+        elif name == "P(abnormal)":
+            data.append({**trace, "y": _values(window["p"]), "mode": "lines", "line": {"width": 1, "color": "#d62728"}})
+            layout[f"yaxis{axis}"]["range"] = [-0.05, 1.05]
+            for level, dash in ((UNCERTAIN_BAND[0], "dot"), (FRAUD_THRESHOLD, "dash"), (UNCERTAIN_BAND[1], "dot")):
+                layout.setdefault("shapes", []).append(
+                    {
+                        "type": "line",
+                        "xref": f"x{axis} domain",
+                        "yref": f"y{axis}",
+                        "x0": 0,
+                        "x1": 1,
+                        "y0": level,
+                        "y1": level,
+                        "line": {"color": "#999", "width": 1, "dash": dash},
+                    }
+                )
+        elif name == "unknown":
+            # one trace per value (a per-point colour array is validated element by element)
+            flag = window["unknown"].to_numpy(bool)
+            xs = np.asarray(x)
+            for value, colour in ((False, "#c9ced6"), (True, STATUS_COLORS["unknown"])):
+                mask = flag == value
+                data.append(
+                    {
+                        **trace,
+                        "x": xs[mask],
+                        "y": np.full(mask.sum(), int(value)),
+                        "mode": "markers",
+                        "marker": {"size": 4, "color": colour},
+                    }
+                )
+            layout[f"yaxis{axis}"].update(tickvals=[0, 1], ticktext=["no", "yes"], range=[-0.4, 1.4])
+        else:
+            truth = window["true_label"].map({"abnormal": 1, "normal": 0}).to_numpy(float)
+            xs = np.asarray(x)
+            for value, colour in ((0, "#c9ced6"), (1, "#d62728")):
+                mask = truth == value
+                data.append(
+                    {
+                        **trace,
+                        "x": xs[mask],
+                        "y": np.full(mask.sum(), value),
+                        "mode": "markers",
+                        "marker": {"size": 4, "color": colour},
+                    }
+                )
+            layout[f"yaxis{axis}"].update(tickvals=[0, 1], ticktext=["normal", "fraud"], range=[-0.4, 1.4])
+    layout[f"xaxis{len(rows) if len(rows) > 1 else ''}"]["title"] = {"text": "time (s)" if has_time else "row"}
+    return _figure(data, layout, height=110 * len(features) + 260 + (60 if has_truth else 0))
 
 
 def decision_map(
@@ -104,158 +142,169 @@ def decision_map(
     Only stream points carry ``customdata`` (their point id), so a box or lasso
     selection can be mapped back to points exactly.
     """
-    fig = go.Figure()
+    data: list[dict] = []
     if grid is not None:
-        fig.add_trace(
-            go.Heatmap(
-                x=grid.x,
-                y=grid.y,
-                z=grid.p,
-                zmin=0,
-                zmax=1,
-                colorscale=REGION_SCALE,
-                showscale=False,
-                hoverinfo="skip",
-                name="decision regions",
-            )
+        xs, ys, z = grid.x, grid.y, np.round(grid.p, 4)
+        data.append(
+            {
+                "type": "heatmap",
+                "x": xs,
+                "y": ys,
+                "z": z,
+                "zmin": 0,
+                "zmax": 1,
+                "colorscale": REGION_SCALE,
+                "showscale": False,
+                "hoverinfo": "skip",
+                "name": "decision regions",
+            }
         )
-        fig.add_trace(
-            go.Contour(
-                x=grid.x,
-                y=grid.y,
-                z=grid.p,
-                showscale=False,
-                hoverinfo="skip",
-                contours=dict(start=FRAUD_THRESHOLD, end=FRAUD_THRESHOLD, size=1, coloring="none"),
-                line=dict(color="#b03030", width=1.5, dash="dash"),
-                name="p = 0.5 boundary",
-                showlegend=True,
-            )
+        data.append(
+            {
+                "type": "contour",
+                "x": xs,
+                "y": ys,
+                "z": z,
+                "showscale": False,
+                "hoverinfo": "skip",
+                "contours": {"start": FRAUD_THRESHOLD, "end": FRAUD_THRESHOLD, "size": 1, "coloring": "none"},
+                "line": {"color": "#b03030", "width": 1.5, "dash": "dash"},
+                "name": "p = 0.5 boundary",
+                "showlegend": True,
+            }
         )
     if background is not None and len(background):
-        fig.add_trace(
-            go.Scattergl(
-                x=background[x_feature],
-                y=background[y_feature],
-                mode="markers",
-                marker=dict(size=3, color="#d5d9e0"),
-                name="training data",
-                hoverinfo="skip",
-            )
+        data.append(
+            {
+                "type": "scattergl",
+                "x": _values(background[x_feature]),
+                "y": _values(background[y_feature]),
+                "mode": "markers",
+                "marker": {"size": 3, "color": "#d5d9e0"},
+                "name": "training data",
+                "hoverinfo": "skip",
+            }
         )
     for status in ("normal", "fraud", "uncertain", "unknown"):
         part = window[window["status"] == status]
         if not len(part):
             continue
-        fig.add_trace(
-            go.Scatter(
-                x=part[x_feature],
-                y=part[y_feature],
-                mode="markers",
-                name=status,
-                customdata=part["point_id"],
-                marker=dict(
-                    size=7 if status != "normal" else 5,
-                    color=STATUS_COLORS[status],
-                    symbol=STATUS_SYMBOLS[status],
-                    line=dict(width=0),
-                ),
-                hovertemplate="point %{customdata}<br>"
-                + x_feature
-                + " %{x:.2f}<br>"
-                + y_feature
-                + " %{y:.2f}<extra>"
-                + status
-                + "</extra>",
-            )
+        data.append(
+            {
+                "type": "scatter",
+                "x": _values(part[x_feature]),
+                "y": _values(part[y_feature]),
+                "mode": "markers",
+                "name": status,
+                "customdata": _values(part["point_id"]),
+                "marker": {
+                    "size": 7 if status != "normal" else 5,
+                    "color": STATUS_COLORS[status],
+                    "symbol": STATUS_SYMBOLS[status],
+                    "line": {"width": 0},
+                },
+                "hovertemplate": f"point %{{customdata}}<br>{x_feature} %{{x:.2f}}<br>{y_feature} %{{y:.2f}}"
+                f"<extra>{status}</extra>",
+            }
         )
     if highlight is not None:
         row = window[window["point_id"] == highlight]
         if len(row):
-            fig.add_trace(
-                go.Scatter(
-                    x=row[x_feature],
-                    y=row[y_feature],
-                    mode="markers",
-                    name="this point",
-                    marker=dict(size=18, color="rgba(0,0,0,0)", line=dict(width=2.5, color="#111")),
-                    hoverinfo="skip",
-                )
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": _values(row[x_feature]),
+                    "y": _values(row[y_feature]),
+                    "mode": "markers",
+                    "name": "this point",
+                    "hoverinfo": "skip",
+                    "marker": {"size": 18, "color": "rgba(0,0,0,0)", "line": {"width": 2.5, "color": "#111"}},
+                }
             )
-    fig.update_xaxes(title_text=x_feature, range=list(x_range))
-    fig.update_yaxes(title_text=y_feature, range=list(y_range))
-    return _layout(fig, height=height, dragmode="select")
+    layout = {
+        "xaxis": _axis(title={"text": x_feature}, range=list(x_range)),
+        "yaxis": _axis(title={"text": y_feature}, range=list(y_range)),
+        "dragmode": "select",
+    }
+    return _figure(data, layout, height)
 
 
 def distributions(
     features: list[str], edges: list[np.ndarray], counts: list[np.ndarray], baseline: list[np.ndarray]
 ) -> go.Figure:
     """Share of replayed points per bin, against the training share (line)."""
-    fig = make_subplots(rows=len(features), cols=1, vertical_spacing=0.12 if len(features) > 1 else 0.1)
+    n = len(features)
+    gap = 0.12 if n > 1 else 0.0
+    height_each = (1.0 - gap * (n - 1)) / n
+    data: list[dict] = []
+    layout: dict = {"bargap": 0.05}
     for i, (name, e, c, b) in enumerate(zip(features, edges, counts, baseline, strict=True), start=1):
-        centres = np.concatenate([[e[0] - (e[1] - e[0]) / 2], (e[:-1] + e[1:]) / 2, [e[-1] + (e[1] - e[0]) / 2]])
-        total = max(1, int(c.sum()))
-        fig.add_trace(
-            go.Bar(
-                x=centres,
-                y=c / total,
-                marker_color="#4c78a8",
-                name="replayed",
-                showlegend=i == 1,
-                hovertemplate="%{y:.1%}<extra>replayed</extra>",
-            ),
-            row=i,
-            col=1,
+        axis = "" if i == 1 else str(i)
+        step = e[1] - e[0]
+        centres = np.concatenate([[e[0] - step / 2], (e[:-1] + e[1:]) / 2, [e[-1] + step / 2]]).round(4)
+        total = max(1, int(np.sum(c)))
+        common = {"x": centres, "xaxis": f"x{axis}", "yaxis": f"y{axis}", "showlegend": i == 1}
+        data.append(
+            {
+                **common,
+                "type": "bar",
+                "y": (np.asarray(c) / total).round(5).tolist(),
+                "marker": {"color": "#4c78a8"},
+                "name": "replayed",
+                "hovertemplate": "%{y:.1%}<extra>replayed</extra>",
+            }
         )
-        fig.add_trace(
-            go.Scatter(
-                x=centres,
-                y=b,
-                mode="lines",
-                line=dict(color="#e45756", width=1.5, shape="hvh"),
-                name="training",
-                showlegend=i == 1,
-                hovertemplate="%{y:.1%}<extra>training</extra>",
-            ),
-            row=i,
-            col=1,
+        data.append(
+            {
+                **common,
+                "type": "scatter",
+                "y": np.round(b, 5).tolist(),
+                "mode": "lines",
+                "name": "training",
+                "line": {"color": "#e45756", "width": 1.5, "shape": "hvh"},
+                "hovertemplate": "%{y:.1%}<extra>training</extra>",
+            }
         )
-        fig.update_xaxes(title_text=f"{name} (outer bars: everything beyond)", row=i, col=1)
-        fig.update_yaxes(tickformat=".0%", row=i, col=1)
-    return _layout(fig, height=200 * len(features) + 40, bargap=0.05)
+        top = 1.0 - (i - 1) * (height_each + gap)
+        domain = [round(max(0.0, top - height_each), 6), round(min(1.0, top), 6)]
+        layout[f"yaxis{axis}"] = _axis(domain=domain, tickformat=".0%", anchor=f"x{axis}")
+        layout[f"xaxis{axis}"] = _axis(anchor=f"y{axis}", title={"text": f"{name} (outer bars: everything beyond)"})
+    return _figure(data, layout, height=200 * n + 40)
 
 
 def band_counts(bands: dict[str, int]) -> go.Figure:
     """How many replayed points fall in each band of the classifier's score."""
     names = list(bands)
     colors = ["#d62728", "#f39c12", "#f7c56b", "#8c9aab", STATUS_COLORS["unknown"]]
-    fig = go.Figure(
-        go.Bar(
-            x=[bands[n] for n in names],
-            y=names,
-            orientation="h",
-            marker_color=colors,
-            text=[f"{bands[n]:,}" for n in names],
-            textposition="auto",
-        )
-    )
-    fig.update_yaxes(autorange="reversed")
-    return _layout(fig, height=230)
+    data = [
+        {
+            "type": "bar",
+            "x": [bands[n] for n in names],
+            "y": names,
+            "orientation": "h",
+            "marker": {"color": colors[: len(names)]},
+            "text": [f"{bands[n]:,}" for n in names],
+            "textposition": "auto",
+        }
+    ]
+    return _figure(data, {"yaxis": _axis(autorange="reversed"), "xaxis": _axis()}, height=230)
 
 
 def contributions(names: list[str], values: np.ndarray) -> go.Figure:
     """Per-feature push towards abnormal (+) or normal (−), from LightGBM's pred_contrib."""
     order = np.argsort(np.abs(values))[::-1][:10]
-    fig = go.Figure(
-        go.Bar(
-            x=values[order],
-            y=[names[i] for i in order],
-            orientation="h",
-            marker_color=["#d62728" if v > 0 else "#4c78a8" for v in values[order]],
-        )
-    )
-    fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title_text="← towards normal · towards abnormal → (log-odds)", title_standoff=8)
-    fig = _layout(fig, height=90 + 28 * len(order))
-    fig.update_layout(margin=dict(l=10, r=10, t=10, b=50))
-    return fig
+    data = [
+        {
+            "type": "bar",
+            "x": np.asarray(values)[order].tolist(),
+            "y": [names[i] for i in order],
+            "orientation": "h",
+            "marker": {"color": ["#d62728" if v > 0 else "#4c78a8" for v in values[order]]},
+        }
+    ]
+    layout = {
+        "yaxis": _axis(autorange="reversed"),
+        "xaxis": _axis(title={"text": "← towards normal · towards abnormal → (log-odds)", "standoff": 8}),
+        "margin": {"l": 10, "r": 10, "t": 10, "b": 50},
+    }
+    return _figure(data, layout, height=90 + 28 * len(order))

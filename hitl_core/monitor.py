@@ -21,8 +21,23 @@ from hitl_core.config import CHART_WINDOW, UNCERTAIN_BAND
 from hitl_core.workspace import Counts, Workspace
 
 GRID_RESOLUTION = 60
+# Per-process caches of things that depend only on immutable inputs (a dataset's
+# fingerprint, a model version): recomputing them on every refresh was most of its cost.
 _grid_cache: dict[tuple, DecisionGrid] = {}
+_static_cache: dict[tuple, object] = {}
 _grid_lock = threading.Lock()
+
+
+def _cached(key: tuple, build):
+    with _grid_lock:
+        if key in _static_cache:
+            return _static_cache[key]
+    value = build()
+    with _grid_lock:
+        if len(_static_cache) > 256:
+            _static_cache.clear()
+        _static_cache[key] = value
+    return value
 
 
 @dataclass(frozen=True)
@@ -97,7 +112,7 @@ def plot_ranges(
     out = []
     for name in (x_feature, y_feature):
         j = ds.features.index(name)
-        lo, hi = np.quantile(ds.X[ds.train, j], [0.001, 0.999])
+        lo, hi = _cached(("quantiles", ds.fingerprint, j), lambda j=j: np.quantile(ds.X[ds.train, j], [0.001, 0.999]))
         if len(window):
             lo, hi = min(lo, float(window[name].min())), max(hi, float(window[name].max()))
         pad = 0.05 * (hi - lo)
@@ -125,7 +140,7 @@ def decision_grid(
     xs = np.linspace(*x_range, GRID_RESOLUTION)
     ys = np.linspace(*y_range, GRID_RESOLUTION)
     gx, gy = np.meshgrid(xs, ys)
-    medians = np.median(ds.X[ds.train], axis=0)
+    medians = _cached(("medians", ds.fingerprint), lambda: np.median(ds.X[ds.train], axis=0))
     X = np.tile(medians, (gx.size, 1))
     ix, iy = ds.features.index(x_feature), ds.features.index(y_feature)
     X[:, ix] = gx.ravel()
@@ -143,9 +158,12 @@ def decision_grid(
 def training_sample(ws: Workspace, n: int = 1_500, seed: int = 0) -> pd.DataFrame:
     """A fixed random sample of the training rows, for context on the map."""
     ds = ws.dataset
-    rng = np.random.default_rng(seed)
-    idx = np.sort(rng.choice(ds.n_train, size=min(n, ds.n_train), replace=False))
-    return ds.rows(idx)
+
+    def build() -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        return ds.rows(np.sort(rng.choice(ds.n_train, size=min(n, ds.n_train), replace=False)))
+
+    return _cached(("sample", ds.fingerprint, n, seed), build)
 
 
 def history_page(

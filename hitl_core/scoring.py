@@ -58,6 +58,22 @@ def audit_flags(point_ids: np.ndarray, share: float = AUDIT_SHARE) -> np.ndarray
     return (mixed.astype(np.float64) / float(1 << 24)) < share
 
 
+def queue_reasons(p: np.ndarray, unknown: np.ndarray, requested: np.ndarray, audit: np.ndarray) -> np.ndarray:
+    """Why each point would be queued: an index into :data:`REASONS`, or -1 for "not queued"."""
+    unknown = np.asarray(unknown, dtype=bool)
+    uncertain = uncertain_flags(p, unknown)
+    masks = (
+        np.asarray(requested, dtype=bool),
+        unknown,
+        uncertain,
+        np.asarray(audit, dtype=bool) & ~unknown & ~uncertain,
+    )
+    reason = np.full(len(unknown), -1, dtype=np.int8)
+    for code, mask in reversed(list(enumerate(masks))):
+        reason[mask] = code
+    return reason
+
+
 def review_queue(
     point_ids: np.ndarray,
     p: np.ndarray,
@@ -66,21 +82,19 @@ def review_queue(
     unknown: np.ndarray,
     requested: np.ndarray,
     labelled: np.ndarray,
+    audit: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Rank the points that need a human, best first.
 
     All arguments are aligned arrays over the streamed points; ``threshold`` is the
-    detector threshold that applied when each point was scored and ``labelled`` marks
-    points that already carry an expert label (they leave the queue).
+    detector threshold that applied when each point was scored, ``labelled`` marks
+    points that already carry an expert label (they leave the queue) and ``audit``
+    the audit sample (default: :func:`audit_flags` of the point ids).
     """
     point_ids = np.asarray(point_ids, dtype=np.int64)
     unknown = np.asarray(unknown, dtype=bool)
-    requested = np.asarray(requested, dtype=bool)
-    uncertain = uncertain_flags(p, unknown)
-    audit = audit_flags(point_ids) & ~unknown & ~uncertain
-    reason = np.full(len(point_ids), -1, dtype=np.int8)
-    for code, mask in reversed(list(enumerate((requested, unknown, uncertain, audit)))):
-        reason[mask] = code
+    audit = audit_flags(point_ids) if audit is None else audit
+    reason = queue_reasons(p, unknown, requested, audit)
     keep = (reason >= 0) & ~np.asarray(labelled, dtype=bool)
     idx = np.flatnonzero(keep)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -62,6 +62,8 @@ class Workspace:
         self._dataset: PreparedDataset | None = None
         self._bundles: dict[int, ModelBundle] = {}
         self._version_labels: dict[int, pd.DataFrame] = {}
+        self._thresholds: dict[int, float] = {}
+        self._audit: np.ndarray | None = None
 
     # -- setup -----------------------------------------------------------------------
     @property
@@ -192,6 +194,7 @@ class Workspace:
         atomic_write_json(self.paths.spec, spec)  # written last: marks the workspace ready
         with self._mutex:
             self._dataset, self._bundles, self._version_labels = None, {}, {}
+            self._thresholds, self._audit = {}, None
         self.stream._arrays = None
         progress(1.0, f"Ready: {len(prepared):,} rows, version {version} trained.")
 
@@ -232,13 +235,27 @@ class Workspace:
                 self._bundles[version] = bundle
             return self._bundles[version]
 
-    def thresholds(self) -> np.ndarray:
-        """Detector threshold of every version, indexed by version number."""
-        numbers = self.registry.version_numbers()
-        out = np.full((numbers[-1] if numbers else 0) + 1, np.nan)
-        for v in numbers:
-            out[v] = self.registry.meta(v)["detector"]["threshold"]
+    def thresholds(self, versions: np.ndarray | None = None) -> np.ndarray:
+        """Detector threshold per version number (an array indexed by version).
+
+        Versions are immutable, so each sidecar is read once per process."""
+        wanted = set(self.registry.version_numbers() if versions is None else np.unique(versions).tolist())
+        with self._mutex:
+            for v in wanted - set(self._thresholds):
+                self._thresholds[v] = self.registry.meta(v)["detector"]["threshold"]
+            known = dict(self._thresholds)
+        out = np.full(max(known, default=0) + 1, np.nan)
+        for v, t in known.items():
+            out[v] = t
         return out
+
+    def _audit_flags(self) -> np.ndarray:
+        """The deterministic audit sample over every stream position (computed once)."""
+        with self._mutex:
+            if self._audit is None:
+                ds = self.dataset
+                self._audit = scoring.audit_flags(ds.n_base + np.arange(ds.stream_len, dtype=np.int64))
+            return self._audit
 
     # -- the stream --------------------------------------------------------------------
     def _stream_features(self, start: int, stop: int) -> np.ndarray:
@@ -289,18 +306,38 @@ class Workspace:
     def counts(self) -> Counts:
         state = self.stream.state()
         arrays = self.stream.arrays()
-        by_status = np.bincount(arrays["status"][: state.cursor], minlength=4)
-        fraud = int(scoring.fraud_flags(arrays["proba"][: state.cursor]).sum())
+        n = state.cursor
+        by_status = np.bincount(arrays["status"][:n], minlength=4)
+        fraud = int(scoring.fraud_flags(arrays["proba"][:n]).sum())
+        labelled = self._labelled_mask(n)
+        waiting = (
+            scoring.queue_reasons(
+                np.asarray(arrays["proba"][:n]),
+                np.asarray(arrays["unknown"][:n]),
+                np.asarray(arrays["requested"][:n]),
+                self._audit_flags()[:n],
+            )
+            >= 0
+        )
         return Counts(
-            seen=state.cursor,
+            seen=n,
             length=state.length,
             fraud=fraud,
             unknown=int(by_status[scoring.UNKNOWN]),
             uncertain=int(by_status[scoring.UNCERTAIN]),
-            awaiting_review=len(self.queue(with_features=False)),
-            labelled=len(self.labels.current()),
+            awaiting_review=int((waiting & ~labelled).sum()),
+            labelled=int(labelled.sum()),
             version=self.current_version(),
         )
+
+    def _labelled_mask(self, n: int) -> np.ndarray:
+        """Which of the first ``n`` stream positions carry a label in force."""
+        labelled = np.zeros(n, dtype=bool)
+        current = self.labels.current()
+        if len(current):
+            pos = current["point_id"].to_numpy(np.int64) - self.dataset.n_base
+            labelled[pos[(pos >= 0) & (pos < n)]] = True
+        return labelled
 
     def pick_for_review(self, point_ids: Sequence[int]) -> int:
         """Send replayed points to the review queue; returns how many were new there."""
@@ -316,23 +353,16 @@ class Workspace:
         arrays = self.stream.arrays()
         n = state.cursor
         ds = self.dataset
-        ids = ds.n_base + np.arange(n, dtype=np.int64)
-        labelled = np.zeros(n, dtype=bool)
-        current = self.labels.current()
-        if len(current):
-            pos = current["point_id"].to_numpy(np.int64) - ds.n_base
-            pos = pos[(pos >= 0) & (pos < n)]
-            labelled[pos] = True
         versions = np.asarray(arrays["version"][:n])
-        thresholds = self.thresholds()[versions] if n else np.empty(0)
         queue = scoring.review_queue(
-            ids,
+            ds.n_base + np.arange(n, dtype=np.int64),
             np.asarray(arrays["proba"][:n], dtype=np.float64),
             np.asarray(arrays["novelty"][:n], dtype=np.float64),
-            thresholds,
+            self.thresholds(versions)[versions] if n else np.empty(0),
             np.asarray(arrays["unknown"][:n]),
             np.asarray(arrays["requested"][:n]),
-            labelled,
+            self._labelled_mask(n),
+            self._audit_flags()[:n],
         )
         if with_features and len(queue):
             rows = ds.rows(queue["point_id"].to_numpy())
