@@ -9,6 +9,7 @@ Streamlit passes a ``Figure`` through to the browser without validating it again
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,27 @@ REGION_SCALE = [[0.0, "#e8f1fb"], [0.5, "#f7f7f7"], [1.0, "#fbe3e3"]]
 GRID = "#e5e8ec"
 
 
+class SpecFigure(go.Figure):
+    """A figure given as a finished Plotly spec.
+
+    ``st.plotly_chart`` accepts a ``Figure`` and sends its ``to_dict()``; a plain dict
+    would instead be rebuilt as a ``Figure`` and validated property by property
+    (~20 ms per figure, four figures a second on the Monitor). The constructor
+    deliberately skips ``Figure``'s validating one: the specs below are written to
+    Plotly's schema, and the browser renders them as they are.
+    """
+
+    def __init__(self, spec: dict) -> None:
+        # Figure.__init__ (the validating constructor) is deliberately not called.
+        self._spec = spec
+
+    def to_dict(self) -> dict:
+        return self._spec
+
+    def __repr__(self) -> str:
+        return f"SpecFigure({len(self._spec['data'])} traces)"
+
+
 def _figure(data: list[dict], layout: dict, height: int) -> go.Figure:
     base = {
         "height": height,
@@ -38,16 +60,32 @@ def _figure(data: list[dict], layout: dict, height: int) -> go.Figure:
         "uirevision": "keep",  # keep zoom and selections across refreshes
         "plot_bgcolor": "white",
     }
-    return go.Figure({"data": data, "layout": {**base, **layout}})
+    return SpecFigure({"data": data, "layout": {**base, **layout}})
 
 
 def _axis(**kw: Any) -> dict:
     return {"gridcolor": GRID, "zeroline": False, "automargin": True, **kw}
 
 
-def _values(series: pd.Series | np.ndarray) -> np.ndarray:
-    # numpy arrays pass plotly's validators in C; Python lists are walked element by element
-    return np.asarray(series)
+_TYPED = {"float32": "f4", "int32": "i4", "int16": "i2", "int8": "i1", "uint8": "u1"}
+
+
+def _values(series: pd.Series | np.ndarray) -> dict | list:
+    """An array as a Plotly.js typed-array spec (base64 binary, what ``Figure.to_dict`` makes).
+
+    Floats go as float32 (half the bytes), integers as int32; anything else as a list.
+    """
+    arr = np.asarray(series)
+    if arr.dtype.kind == "f":
+        arr = arr.astype(np.float32)
+    elif arr.dtype.kind in "iub":
+        arr = arr.astype(np.int32)
+    else:
+        return arr.tolist()
+    spec = {"dtype": _TYPED[str(arr.dtype)], "bdata": base64.b64encode(np.ascontiguousarray(arr)).decode("ascii")}
+    if arr.ndim > 1:
+        spec["shape"] = ", ".join(map(str, arr.shape))
+    return spec
 
 
 def timeseries(window: pd.DataFrame, features: list[str], has_time: bool, has_truth: bool) -> go.Figure:
@@ -61,7 +99,8 @@ def timeseries(window: pd.DataFrame, features: list[str], has_time: bool, has_tr
         (round(max(0.0, top - w / weights.sum() * span), 6), round(min(1.0, top), 6))
         for top, w in zip(tops, weights, strict=True)
     ]
-    x = _values(window["time"] if has_time else window["point_id"])
+    xraw = np.asarray(window["time"] if has_time else window["point_id"], dtype=np.float64)
+    x = _values(xraw)
     data: list[dict] = []
     layout: dict = {"showlegend": False, "hovermode": "x unified"}
     for i, (name, domain) in enumerate(zip(rows, domains, strict=True), start=1):
@@ -93,30 +132,29 @@ def timeseries(window: pd.DataFrame, features: list[str], has_time: bool, has_tr
                 )
         elif name == "unknown":
             # one trace per value (a per-point colour array is validated element by element)
-            flag = window["unknown"].to_numpy(bool)
-            xs = np.asarray(x)
+            flag = np.asarray(window["unknown"], dtype=bool)
             for value, colour in ((False, "#c9ced6"), (True, STATUS_COLORS["unknown"])):
                 mask = flag == value
                 data.append(
                     {
                         **trace,
-                        "x": xs[mask],
-                        "y": np.full(mask.sum(), int(value)),
+                        "x": _values(xraw[mask]),
+                        "y": _values(np.full(mask.sum(), int(value))),
                         "mode": "markers",
                         "marker": {"size": 4, "color": colour},
                     }
                 )
             layout[f"yaxis{axis}"].update(tickvals=[0, 1], ticktext=["no", "yes"], range=[-0.4, 1.4])
         else:
-            truth = window["true_label"].map({"abnormal": 1, "normal": 0}).to_numpy(float)
-            xs = np.asarray(x)
+            labels = np.asarray(window["true_label"], dtype=object)
+            truth = np.where(labels == "abnormal", 1, np.where(labels == "normal", 0, -1))
             for value, colour in ((0, "#c9ced6"), (1, "#d62728")):
                 mask = truth == value
                 data.append(
                     {
                         **trace,
-                        "x": xs[mask],
-                        "y": np.full(mask.sum(), value),
+                        "x": _values(xraw[mask]),
+                        "y": _values(np.full(mask.sum(), value)),
                         "mode": "markers",
                         "marker": {"size": 4, "color": colour},
                     }
@@ -144,7 +182,7 @@ def decision_map(
     """
     data: list[dict] = []
     if grid is not None:
-        xs, ys, z = grid.x, grid.y, np.round(grid.p, 4)
+        xs, ys, z = _values(grid.x), _values(grid.y), _values(grid.p)
         data.append(
             {
                 "type": "heatmap",
@@ -241,14 +279,14 @@ def distributions(
     for i, (name, e, c, b) in enumerate(zip(features, edges, counts, baseline, strict=True), start=1):
         axis = "" if i == 1 else str(i)
         step = e[1] - e[0]
-        centres = np.concatenate([[e[0] - step / 2], (e[:-1] + e[1:]) / 2, [e[-1] + step / 2]]).round(4)
+        centres = _values(np.concatenate([[e[0] - step / 2], (e[:-1] + e[1:]) / 2, [e[-1] + step / 2]]))
         total = max(1, int(np.sum(c)))
         common = {"x": centres, "xaxis": f"x{axis}", "yaxis": f"y{axis}", "showlegend": i == 1}
         data.append(
             {
                 **common,
                 "type": "bar",
-                "y": (np.asarray(c) / total).round(5).tolist(),
+                "y": _values(np.asarray(c) / total),
                 "marker": {"color": "#4c78a8"},
                 "name": "replayed",
                 "hovertemplate": "%{y:.1%}<extra>replayed</extra>",
@@ -258,7 +296,7 @@ def distributions(
             {
                 **common,
                 "type": "scatter",
-                "y": np.round(b, 5).tolist(),
+                "y": _values(np.asarray(b)),
                 "mode": "lines",
                 "name": "training",
                 "line": {"color": "#e45756", "width": 1.5, "shape": "hvh"},
@@ -308,3 +346,24 @@ def contributions(names: list[str], values: np.ndarray) -> go.Figure:
         "margin": {"l": 10, "r": 10, "t": 10, "b": 50},
     }
     return _figure(data, layout, height=90 + 28 * len(order))
+
+
+def monitor_figures(ws, snap, shown: list[str]) -> dict[str, go.Figure]:
+    """The four Monitor figures for one refresh (the page and ``bench`` both call this)."""
+    from hitl_core import monitor
+
+    ds = ws.dataset
+    features = list(ds.features)
+    x_f, y_f = shown[0], shown[1] if len(shown) > 1 else shown[0]
+    x_range, y_range = monitor.plot_ranges(ws, snap.window, x_f, y_f)
+    grid = monitor.decision_grid(ws, x_f, y_f, x_range, y_range)
+    idx = [features.index(f) for f in shown]
+    has_truth = bool((ds.y[ds.n_base :] >= 0).any())
+    return {
+        "map": decision_map(snap.window, grid, monitor.training_sample(ws), x_f, y_f, x_range, y_range),
+        "distributions": distributions(
+            shown, [snap.edges[i] for i in idx], [snap.histograms[i] for i in idx], [snap.baseline[i] for i in idx]
+        ),
+        "timeseries": timeseries(snap.window, shown, ds.spec.time is not None, has_truth),
+        "bands": band_counts(snap.bands),
+    }

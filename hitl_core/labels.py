@@ -100,6 +100,7 @@ class LabelStore:
         self._mutex = threading.Lock()
         self._cache_key: tuple[str | None, frozenset[str]] | None = None
         self._cache: pd.DataFrame | None = None
+        self._current: tuple[int, pd.DataFrame] | None = None  # (id of the events frame it came from, frame)
 
     # -- setup -----------------------------------------------------------------------
     def create(self) -> None:
@@ -230,12 +231,15 @@ class LabelStore:
     # -- reading ---------------------------------------------------------------------
     def events(self) -> pd.DataFrame:
         """All events, oldest first (a copy)."""
+        return self._events().copy()
+
+    def _events(self) -> pd.DataFrame:
         if not self.exists:
             return _empty()
         with self._mutex:
             for _ in range(5):
                 try:
-                    return self._load().copy()
+                    return self._load()
                 except FileNotFoundError:
                     continue  # a compaction removed a segment under us; list again
             raise Busy("the label store kept changing while being read; try again")
@@ -269,9 +273,14 @@ class LabelStore:
         return events[(events["action"] == "label") & ~events["event_id"].isin(undone)]
 
     def current(self) -> pd.DataFrame:
-        """The label in force for each labelled point: one row per point, latest verdict."""
-        live = self._live_labels(self.events())
-        return live.drop_duplicates("point_id", keep="last").sort_values("point_id").reset_index(drop=True)
+        """The label in force for each labelled point: one row per point, latest verdict (a copy)."""
+        events = self._events()
+        with self._mutex:
+            if self._current is None or self._current[0] != id(events):
+                live = self._live_labels(events)
+                frame = live.drop_duplicates("point_id", keep="last").sort_values("point_id").reset_index(drop=True)
+                self._current = (id(events), frame)
+            return self._current[1].copy()
 
     def current_map(self) -> dict[int, str]:
         cur = self.current()

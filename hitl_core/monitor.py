@@ -70,9 +70,9 @@ class Snapshot:
 
 def snapshot(ws: Workspace, window: int = CHART_WINDOW) -> Snapshot:
     state = ws.stream.state()
-    frame = ws.scored(max(0, state.cursor - window), state.cursor)
+    frame = ws.scored(max(0, state.cursor - window), state.cursor, extra=False)
     arrays = ws.stream.arrays()
-    p = np.asarray(arrays["proba"][: state.cursor], dtype=np.float64)
+    p = arrays["proba"][: state.cursor]  # float32 view: no copy of the history
     unknown = np.asarray(arrays["unknown"][: state.cursor])
     low, high = UNCERTAIN_BAND
     with np.errstate(invalid="ignore"):

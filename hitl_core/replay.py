@@ -8,6 +8,15 @@ reading the history costs no parsing. The cursor is moved in ``state.json`` *aft
 the new rows' scores are written, so a crash in between only means those rows are
 scored again.
 
+Durability. Scores go through the page cache, so every process sees them at once
+and a process crash or restart loses nothing. They are flushed to disk (with a
+durable state write) at most every :data:`SYNC_SECONDS`, on every explicit step,
+pause, reset and at the end of the stream — not on every tick: flushing seven
+arrays and fsyncing the state cost ~8 ms of a ~10 ms refresh. The state records the
+cursor as of the last flush and the machine's boot id; a process that finds the
+state written in an earlier boot (a power cut) rewinds the cursor to the last
+flushed row, so rows whose scores might not have reached the disk are scored again.
+
 While playing, the stream advances by wall-clock time at ``speed`` rows per second,
 however many sessions are watching: each refresh asks "how many rows are due since
 the stream last moved" under a lock. A gap longer than
@@ -27,7 +36,7 @@ import numpy as np
 
 from hitl_core import scoring
 from hitl_core.config import DEFAULT_SPEED, HISTOGRAM_BINS, MAX_CATCH_UP_SECONDS, MAX_ROWS_PER_TICK, SPEEDS
-from hitl_core.durable import atomic_write_json, exclusive, read_json
+from hitl_core.durable import atomic_write_json, boot_id, exclusive, read_json
 from hitl_core.errors import IntegrityError, InvalidInput, NotReady
 
 #: name -> dtype of the per-row arrays (one slot per stream row).
@@ -39,6 +48,9 @@ ARRAYS = {
     "version": np.int32,  # model version that scored the row
     "requested": np.bool_,  # a person picked the row for review
 }
+
+#: Longest time scores stay in the page cache before they are flushed to disk.
+SYNC_SECONDS = 5.0
 
 #: scorer(X) -> (p, novelty, unknown, version)
 Scorer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, int]]
@@ -54,6 +66,9 @@ class StreamState:
     epoch: int
     dataset_fingerprint: str
     updated_at: str
+    synced: int = 0  # cursor as of the last flush to disk
+    synced_at: float = 0.0
+    boot: str = ""
 
     @property
     def finished(self) -> bool:
@@ -126,14 +141,33 @@ class StreamStore:
             raise NotReady("the stream has not been set up in this workspace")
         return StreamState(**read_json(self.state_path))
 
-    def _write_state(self, raw: dict) -> StreamState:
-        raw = {**raw, "updated_at": datetime.now(UTC).isoformat()}
-        atomic_write_json(self.state_path, raw)
+    def _write_state(self, raw: dict, durable: bool = True, now: float | None = None) -> StreamState:
+        """Write the state; ``durable`` flushes the score arrays first and fsyncs."""
+        raw = {**raw, "updated_at": datetime.now(UTC).isoformat(), "boot": boot_id()}
+        if durable or not raw["boot"]:
+            if self._arrays is not None:
+                for arr in self._arrays.values():
+                    arr.flush()
+            raw.update(synced=raw["cursor"], synced_at=time.time() if now is None else now)
+            durable = True
+        atomic_write_json(self.state_path, raw, durable=durable)
         return StreamState(**raw)
+
+    def _recover(self) -> None:
+        """After a power cut, rewind to the last row whose scores were flushed."""
+        raw = read_json(self.state_path)
+        if raw.get("boot", "") in ("", boot_id()) or raw.get("synced", 0) >= raw["cursor"]:
+            return
+        with self._locked():
+            raw = read_json(self.state_path)
+            if raw.get("boot", "") not in ("", boot_id()) and raw.get("synced", 0) < raw["cursor"]:
+                raw["cursor"] = raw["synced"]
+                self._write_state(raw)
 
     def arrays(self) -> dict[str, np.memmap]:
         """The per-row arrays (memory-mapped; slots past the cursor are meaningless)."""
         if self._arrays is None:
+            self._recover()
             state = self.state()
             arrays = {}
             for name in ARRAYS:
@@ -259,7 +293,8 @@ class StreamStore:
             raw["cursor"] = stop
             if stop >= length:
                 raw["playing"] = False  # the stream has ended
-            return Advance(cursor, stop, self._write_state(raw))
+            durable = rows is not None or stop >= length or now - raw.get("synced_at", 0.0) >= SYNC_SECONDS
+            return Advance(cursor, stop, self._write_state(raw, durable=durable, now=now))
 
     def _score(self, raw: dict, start: int, stop: int, X: np.ndarray, scorer: Scorer) -> None:
         arrays = self.arrays()
@@ -278,8 +313,6 @@ class StreamStore:
                 arrays["histograms"][j] += np.bincount(
                     np.searchsorted(edges, batch[:, j], side="right"), minlength=len(edges) + 1
                 )
-        for arr in arrays.values():
-            arr.flush()
 
 
 def _histogram_layout(train: np.ndarray) -> tuple[list[list[float]], list[list[float]]]:

@@ -277,31 +277,35 @@ class Workspace:
             raise InvalidInput("--steps must be a non-negative number of rows")
         return self.stream.advance(self._stream_features, self._score, rows=int(steps))
 
-    def scored(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
+    def scored(self, start: int = 0, stop: int | None = None, extra: bool = True) -> pd.DataFrame:
         """Replayed rows ``start:stop`` (stream positions) with features and scores."""
         cursor = self.stream.state().cursor
         stop = cursor if stop is None else min(stop, cursor)
         start = max(0, min(start, stop))
-        return self.scored_at(np.arange(start, stop))
+        return self.scored_at(np.arange(start, stop), extra)
 
-    def scored_at(self, positions: np.ndarray) -> pd.DataFrame:
-        """Replayed rows at the given stream positions, with features and scores."""
+    def scored_at(self, positions: np.ndarray, extra: bool = True) -> pd.DataFrame:
+        """Replayed rows at the given stream positions, with features and scores
+        (and the dataset's other columns, e.g. Amount, unless ``extra`` is False)."""
         positions = np.asarray(positions, dtype=np.int64)
         if len(positions) and (positions.min() < 0 or positions.max() >= self.stream.state().cursor):
             raise InvalidInput("only replayed stream positions have scores")
         arrays = self.stream.arrays()
         ds = self.dataset
         ids = ds.n_base + positions
-        frame = ds.rows(ids)
-        for column in ds.extra.columns:
-            frame[column] = ds.extra[column].to_numpy()[ids]
-        frame["p"] = np.asarray(arrays["proba"][positions], dtype=np.float64)
-        frame["novelty"] = np.asarray(arrays["novelty"][positions], dtype=np.float64)
-        frame["unknown"] = np.asarray(arrays["unknown"][positions])
-        frame["status"] = scoring.status_names(arrays["status"][positions])
-        frame["version"] = np.asarray(arrays["version"][positions])
-        frame["picked"] = np.asarray(arrays["requested"][positions])
-        return frame
+        columns: dict[str, np.ndarray] = {"point_id": ids, "time": ds.time[ids]}
+        for j, name in enumerate(ds.features):
+            columns[name] = ds.X[ids, j]
+        columns["true_label"] = np.asarray([None, "normal", "abnormal"], dtype=object)[ds.y[ids] + 1]
+        for column in ds.extra.columns if extra else ():
+            columns[column] = ds.extra[column].to_numpy()[ids]
+        columns["p"] = np.asarray(arrays["proba"][positions], dtype=np.float64)
+        columns["novelty"] = np.asarray(arrays["novelty"][positions], dtype=np.float64)
+        columns["unknown"] = np.asarray(arrays["unknown"][positions])
+        columns["status"] = scoring.status_names(arrays["status"][positions])
+        columns["version"] = np.asarray(arrays["version"][positions])
+        columns["picked"] = np.asarray(arrays["requested"][positions])
+        return pd.DataFrame(columns)
 
     def counts(self) -> Counts:
         state = self.stream.state()
@@ -456,7 +460,16 @@ class Workspace:
             models, ts, _ = retrain.train_version(dataset, verified, base, progress)
             progress(0.7, "Evaluating the candidate and the current version on the same data…")
             cand_metrics = retrain.evaluate(models, dataset, verified)
-            cur_metrics = retrain.evaluate(current.models, dataset, verified) if current else None
+            cur_metrics = None
+            if current is not None:
+                # The current version's held-out figures were computed when it was trained
+                # (same rows, same immutable models); only its verdict figures are new.
+                stored = current.meta.get("metrics", {})
+                if all(key in stored for key in retrain.HOLDOUT_KEYS):
+                    cur_metrics = {key: stored[key] for key in retrain.HOLDOUT_KEYS}
+                else:
+                    cur_metrics = retrain.holdout_metrics(current.models, dataset)
+                cur_metrics.update(retrain.verdict_metrics(current.models, dataset, verified))
             conditions = retrain.gate(cand_metrics, cur_metrics)
             passed = all(c.passed for c in conditions)
             decision = ("promoted" if promote else "held") if passed else "rejected"

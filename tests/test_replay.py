@@ -114,3 +114,39 @@ def test_stream_files_are_checked(tmp_path):
     (tmp_path / "stream" / "proba.npy").write_bytes(b"junk")
     with pytest.raises(IntegrityError, match=r"proba\.npy is missing or damaged"):
         StreamStore(tmp_path / "stream").arrays()
+
+
+def test_ticks_flush_to_disk_periodically_and_a_power_cut_rewinds_to_the_last_flush(ws: Workspace):
+    from hitl_core.durable import read_json
+
+    ws.stream.set_speed(10)  # a durable write: everything so far is on disk
+    t0 = ws.stream.state().clock
+    ws.tick(now=t0 + 1)
+    ws.tick(now=t0 + 2)
+    state = ws.stream.state()
+    assert state.cursor == 20 and state.synced == 0  # ticks stay in the page cache for a while
+    ws.tick(now=t0 + 7)  # more than SYNC_SECONDS since the last flush
+    assert ws.stream.state().synced == ws.stream.state().cursor == 70
+    ws.tick(now=t0 + 8)
+    assert ws.stream.state().synced == 70
+
+    # A normal restart (same boot): nothing is rewound.
+    assert Workspace(ws.paths.home).stream.state().cursor == 80
+    Workspace(ws.paths.home).stream.arrays()
+    assert ws.stream.state().cursor == 80
+
+    # The state was last written in an earlier boot: scores past the last flush may be lost.
+    raw = read_json(ws.stream.state_path)
+    raw["boot"] = "an-earlier-boot"
+    ws.stream.state_path.write_text(__import__("json").dumps(raw))
+    reopened = Workspace(ws.paths.home)
+    reopened.stream.arrays()
+    assert reopened.stream.state().cursor == 70
+    assert reopened.replay(10).start == 70  # those rows are scored again
+
+
+def test_explicit_steps_are_durable_at_once(ws: Workspace):
+    ws.stream.pause()
+    ws.replay(33)
+    state = ws.stream.state()
+    assert state.synced == state.cursor == 33
