@@ -123,7 +123,7 @@ with st.container(border=True):
         )
     if name == "creditcard" and set(features) >= set(KAGGLE_FEATURES):
         st.caption(
-            "All V1..V28 + Amount: the detector keeps a bounded reference set of 20,000 rows in this many "
+            "All V1..V28 + Amount: the detector keeps a bounded reference set of 10,000 rows in this many "
             "dimensions, so scoring stays fast."
         )
 

@@ -71,7 +71,8 @@ with context.user_errors():
             st.info("Detector-only, with enough verdicts: the next retrain trains the first classifier from them.")
     st.markdown(
         "Retraining fits both models on the base training data **plus every verified label**: each verdict weighs "
-        "as much as ten base rows, so a few verdicts can overrule their neighbours, and it changes the scores of the "
+        "as much as twenty base rows, so even one verdict can overrule its neighbours, and it changes the scores "
+        "of the "
         "points around it only. The candidate is then compared with the current version on the held-out data. "
         "It is promoted only if **held-out fraud recall drops by at most 0.01** and **every verified point is "
         "classified as the experts said**."
