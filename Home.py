@@ -14,9 +14,8 @@ context.ensure_ready(ws)
 page = st.navigation(
     [
         st.Page("app_pages/overview.py", title="Overview", icon=":material/info:", url_path="overview"),
-        st.Page(
-            "app_pages/monitor.py", title="Monitor", icon=":material/monitoring:", url_path="monitor", default=True
-        ),
+        # The default page is served at "/" (Streamlit ignores a url_path on it).
+        st.Page("app_pages/monitor.py", title="Monitor", icon=":material/monitoring:", default=True),
         st.Page("app_pages/verify.py", title="Verify", icon=":material/fact_check:", url_path="verify"),
         st.Page("app_pages/retrain.py", title="Retrain", icon=":material/model_training:", url_path="retrain"),
         st.Page("app_pages/data.py", title="Data", icon=":material/dataset:", url_path="data"),

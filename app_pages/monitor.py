@@ -3,11 +3,10 @@ import streamlit as st
 from hitl_app import charts, context
 from hitl_app.state import StateKeys
 from hitl_core import monitor
-from hitl_core.config import SPEEDS, TICK_SECONDS
+from hitl_core.config import CHART_SECONDS, SPEEDS, TICK_SECONDS
 
 ws = context.workspace()
 features = list(ws.dataset.features)
-has_time = ws.dataset.spec.time is not None
 has_truth = bool((ws.dataset.y[ws.dataset.n_base :] >= 0).any())
 
 st.title("Monitor")
@@ -45,8 +44,13 @@ def _reset():
     context.run_action(lambda: ws.stream.reset() and "The stream is back at its first row; labels are kept.")
 
 
-def _speed(key: str):
-    speed = st.session_state[key]
+SPEED_KEY = StateKeys.SPEED
+SPEED_DRAWN = StateKeys.SPEED_DRAWN  # the shared speed this session's slider was last set to
+
+
+def _speed():
+    speed = st.session_state[SPEED_KEY]
+    st.session_state[SPEED_DRAWN] = speed
     context.run_action(lambda: ws.stream.set_speed(speed) and f"Speed: {speed} rows/s")
 
 
@@ -56,6 +60,8 @@ def _send(ids: list[int]):
 
 @st.fragment(run_every=TICK_SECONDS)
 def live() -> None:
+    # The controls below rerun only this fragment, not the page: show their outcome here.
+    context.show_flash()
     with context.user_errors():
         ws.tick()
         snap = monitor.snapshot(ws)
@@ -84,22 +90,18 @@ def live() -> None:
             with st.popover("Reset", icon=":material/restart_alt:"):
                 st.write("Replay the stream from its first row? Scores are cleared; labels and models are kept.")
                 st.button("Reset the stream", on_click=_reset, key="reset", type="primary")
-            # The speed is shared by every session: keying the widget by it redraws the
-            # slider at the shared value whenever anyone changes it.
-            speed_key = f"speed_{snap.speed}"
-            st.select_slider(
-                "Speed (rows per second)",
-                options=SPEEDS,
-                value=snap.speed,
-                key=speed_key,
-                on_change=_speed,
-                args=(speed_key,),
-                width=320,
-            )
+            # The speed is shared by every session: when anyone changes it, move this
+            # session's slider to the shared value. (Keying the widget by the speed did
+            # that too, but left the old slider on screen beside the new one until the
+            # next run finished, which while playing can be a while.)
+            if SPEED_KEY not in st.session_state or st.session_state.get(SPEED_DRAWN) != snap.speed:
+                st.session_state[SPEED_KEY] = snap.speed
+                st.session_state[SPEED_DRAWN] = snap.speed
+            st.select_slider("Speed (rows per second)", options=SPEEDS, key=SPEED_KEY, on_change=_speed, width=320)
         state_text = "finished" if snap.finished else ("playing" if snap.playing else "paused")
         st.caption(
-            f"Stream {state_text} · {c.seen:,} of {c.length:,} rows replayed · refreshes every "
-            f"{TICK_SECONDS:g} s · shared by everyone watching this workspace"
+            f"Stream {state_text} · {c.seen:,} of {c.length:,} rows replayed · figures refresh every "
+            f"{TICK_SECONDS:g} s, charts every {CHART_SECONDS:g} s · shared by everyone watching this workspace"
         )
 
         with st.container(horizontal=True, key="headline"):
@@ -111,18 +113,29 @@ def live() -> None:
 
         if c.seen == 0:
             st.info("Nothing replayed yet. Press **Play** to start the stream, or **Step** to replay a few rows.")
-            return
 
+
+# The charts redraw on a slower timer than the figures above: a browser without a GPU
+# could not redraw four Plotly charts every second, so while the stream played the page
+# faded behind the stream and clicks (Pause) landed seconds late.
+@st.fragment(run_every=CHART_SECONDS)
+def charts_section() -> None:
+    context.show_flash()
+    with context.user_errors():
+        snap = monitor.snapshot(ws)
+        if snap.counts.seen == 0:
+            return
         window = snap.window
-        x_f, y_f = shown[0], shown[1]
-        x_range, y_range = monitor.plot_ranges(ws, window, x_f, y_f)
-        grid = monitor.decision_grid(ws, x_f, y_f, x_range, y_range)
+        figures = charts.monitor_figures(ws, snap, shown)
         left, right = st.columns([3, 2])
         with left:
             st.subheader("Map of the latest points")
-            fig = charts.decision_map(window, grid, monitor.training_sample(ws), x_f, y_f, x_range, y_range)
             event = st.plotly_chart(
-                fig, key=StateKeys.MAP_SELECTION, on_select="rerun", selection_mode=("box", "lasso"), width="stretch"
+                figures["map"],
+                key=StateKeys.MAP_SELECTION,
+                on_select="rerun",
+                selection_mode=("box", "lasso"),
+                width="stretch",
             )
             picked = sorted(
                 {
@@ -131,14 +144,22 @@ def live() -> None:
                     if p.get("customdata") is not None
                 }
             )
-            if picked:
+            # The selection outlives a click on the button: offer only what is not sent yet.
+            sent = set(window.loc[window["picked"], "point_id"].astype(int))
+            fresh = [pid for pid in picked if pid not in sent]
+            if fresh:
                 st.button(
-                    f"Send {len(picked)} selected point(s) to review",
+                    f"Send {len(fresh)} selected point(s) to review",
                     icon=":material/playlist_add:",
                     on_click=_send,
-                    args=(picked,),
+                    args=(fresh,),
                     key="send_selection",
                     type="primary",
+                )
+            elif picked:
+                st.caption(
+                    f":material/check: The {len(picked)} selected point(s) are in the review queue "
+                    "(picked for review). Drag another box or lasso to pick more."
                 )
             else:
                 caption = (
@@ -152,25 +173,16 @@ def live() -> None:
                 )
         with right:
             st.subheader("Distribution of each feature")
-            st.plotly_chart(
-                charts.distributions(
-                    shown,
-                    [snap.edges[features.index(f)] for f in shown],
-                    [snap.histograms[features.index(f)] for f in shown],
-                    [snap.baseline[features.index(f)] for f in shown],
-                ),
-                width="stretch",
-                key="distributions",
-            )
+            st.plotly_chart(figures["distributions"], width="stretch", key="distributions")
         st.subheader(f"The last {len(window):,} points over time")
-        st.plotly_chart(charts.timeseries(window, shown, has_time, has_truth), width="stretch", key="timeseries")
+        st.plotly_chart(figures["timeseries"], width="stretch", key="timeseries")
         a, b = st.columns([2, 3])
         with a:
             st.subheader("Points per review threshold")
-            st.plotly_chart(charts.band_counts(snap.bands), width="stretch", key="bands")
+            st.plotly_chart(figures["bands"], width="stretch", key="bands")
         with b:
             st.subheader("Latest rows")
-            latest = window.iloc[::-1].head(12)
+            latest = window.iloc[::-1].head(10)  # what fits without a scroll bar
             st.dataframe(
                 latest[["point_id", *shown, "p", "novelty", "status"] + (["true_label"] if has_truth else [])],
                 hide_index=True,
@@ -183,6 +195,7 @@ def live() -> None:
 
 
 live()
+charts_section()
 
 with st.expander("Full history", icon=":material/history:"), context.user_errors():
     filt = st.multiselect(

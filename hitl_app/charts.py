@@ -109,7 +109,7 @@ def timeseries(window: pd.DataFrame, features: list[str], has_time: bool, has_tr
         layout[f"xaxis{axis}"] = _axis(
             anchor=f"y{axis}", showticklabels=i == len(rows), **({"matches": "x"} if i > 1 else {})
         )
-        trace = {"type": "scattergl", "x": x, "xaxis": f"x{axis}", "yaxis": f"y{axis}", "name": name}
+        trace = {"type": "scatter", "x": x, "xaxis": f"x{axis}", "yaxis": f"y{axis}", "name": name}
         if name in features:
             data.append(
                 {**trace, "y": _values(window[name]), "mode": "lines", "line": {"width": 1, "color": "#4c78a8"}}
@@ -214,7 +214,7 @@ def decision_map(
     if background is not None and len(background):
         data.append(
             {
-                "type": "scattergl",
+                "type": "scatter",
                 "x": _values(background[x_feature]),
                 "y": _values(background[y_feature]),
                 "mode": "markers",

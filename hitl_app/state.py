@@ -10,3 +10,5 @@ class StateKeys:
     HISTORY_PAGE = "history_page"
     HISTORY_FILTER = "history_filter"
     SHOWN_FEATURES = "monitor_features"
+    SPEED = "speed"
+    SPEED_DRAWN = "speed_drawn"

@@ -48,8 +48,11 @@ AUDIT_SHARE = 0.002
 #: Replay: rows per second offered in the speed control, and the default.
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
 DEFAULT_SPEED = 10
-#: Seconds between Monitor refreshes.
+#: Seconds between Monitor refreshes of the stream's figures (points seen, ...).
 TICK_SECONDS = 1.0
+#: Seconds between redraws of the Monitor's charts. Headless Chromium without a GPU
+#: could not redraw four Plotly charts every second: the page faded behind the stream.
+CHART_SECONDS = 3.0
 #: If nobody has advanced the stream for longer than this, it resumes from where it
 #: stood instead of jumping ahead by the whole gap (the stream plays while watched).
 MAX_CATCH_UP_SECONDS = 5.0
