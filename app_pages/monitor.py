@@ -1,3 +1,4 @@
+import pandas as pd
 import streamlit as st
 
 from hitl_app import charts, context
@@ -145,7 +146,7 @@ def charts_section() -> None:
                 }
             )
             # The selection outlives a click on the button: offer only what is not sent yet.
-            sent = set(window.loc[window["picked"], "point_id"].astype(int))
+            sent = set(window["point_id"][window["picked"]].tolist())
             fresh = [pid for pid in picked if pid not in sent]
             if fresh:
                 st.button(
@@ -174,7 +175,7 @@ def charts_section() -> None:
         with right:
             st.subheader("Distribution of each feature")
             st.plotly_chart(figures["distributions"], width="stretch", key="distributions")
-        st.subheader(f"The last {len(window):,} points over time")
+        st.subheader(f"The last {len(window['point_id']):,} points over time")
         st.plotly_chart(figures["timeseries"], width="stretch", key="timeseries")
         a, b = st.columns([2, 3])
         with a:
@@ -182,9 +183,10 @@ def charts_section() -> None:
             st.plotly_chart(figures["bands"], width="stretch", key="bands")
         with b:
             st.subheader("Latest rows")
-            latest = window.iloc[::-1].head(10)  # what fits without a scroll bar
+            columns = ["point_id", *shown, "p", "novelty", "status"] + (["true_label"] if has_truth else [])
+            latest = pd.DataFrame({c: window[c][::-1][:10] for c in columns})  # 10 rows fit without a scroll bar
             st.dataframe(
-                latest[["point_id", *shown, "p", "novelty", "status"] + (["true_label"] if has_truth else [])],
+                latest,
                 hide_index=True,
                 width="stretch",
                 column_config={

@@ -223,18 +223,19 @@ def decision_map(
                 "hoverinfo": "skip",
             }
         )
+    status_of = np.asarray(window["status"])
     for status in ("normal", "fraud", "uncertain", "unknown"):
-        part = window[window["status"] == status]
-        if not len(part):
+        mask = status_of == status
+        if not mask.any():
             continue
         data.append(
             {
                 "type": "scatter",
-                "x": _values(part[x_feature]),
-                "y": _values(part[y_feature]),
+                "x": _values(np.asarray(window[x_feature])[mask]),
+                "y": _values(np.asarray(window[y_feature])[mask]),
                 "mode": "markers",
                 "name": status,
-                "customdata": _values(part["point_id"]),
+                "customdata": _values(np.asarray(window["point_id"])[mask]),
                 "marker": {
                     "size": 7 if status != "normal" else 5,
                     "color": STATUS_COLORS[status],
@@ -246,13 +247,13 @@ def decision_map(
             }
         )
     if highlight is not None:
-        row = window[window["point_id"] == highlight]
-        if len(row):
+        at = np.asarray(window["point_id"]) == highlight
+        if at.any():
             data.append(
                 {
                     "type": "scatter",
-                    "x": _values(row[x_feature]),
-                    "y": _values(row[y_feature]),
+                    "x": _values(np.asarray(window[x_feature])[at]),
+                    "y": _values(np.asarray(window[y_feature])[at]),
                     "mode": "markers",
                     "name": "this point",
                     "hoverinfo": "skip",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
+from sklearn.neighbors import KDTree, NearestNeighbors
 from threadpoolctl import ThreadpoolController
 
 from hitl_core.errors import InvalidInput, NotReady
@@ -97,16 +97,27 @@ class NoveltyDetector:
             X, verdict = X[rows], verdict[rows]
         reference = (X - self.mean_) / self.scale_
         self.backend_ = self._backend(X.shape[1])
-        self.index_ = NearestNeighbors(n_neighbors=self.k, algorithm=self.backend_).fit(reference)
+        # The KD-tree is queried directly: NearestNeighbors.kneighbors adds ~2 ms of input
+        # checks and joblib dispatch per call, twenty times the query itself for the few
+        # rows a Monitor refresh scores.
+        if self.backend_ == "kd_tree":
+            self.index_ = KDTree(reference)
+        else:
+            self.index_ = NearestNeighbors(n_neighbors=self.k, algorithm=self.backend_).fit(reference)
         self.is_verdict_ = verdict
         # Leave-one-out training scores: each row's own zero distance is skipped.
         with _one_thread():
-            dist, _ = self.index_.kneighbors(reference, n_neighbors=self.k + 1)
+            dist, _ = self._query(reference, self.k + 1)
         self.train_scores_ = dist[:, self.k]
         self.threshold_ = float(np.quantile(self.train_scores_, self.quantile))
         self.n_features_in_ = X.shape[1]
         self.n_reference_ = len(X)
         return self
+
+    def _query(self, Z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(self.index_, KDTree):
+            return self.index_.query(Z, k=k)
+        return self.index_.kneighbors(Z, n_neighbors=k)
 
     def _neighbours(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not hasattr(self, "index_"):
@@ -119,7 +130,7 @@ class NoveltyDetector:
         if len(X) == 0:
             return np.empty((0, self.k)), np.empty((0, self.k), dtype=np.int64)
         with _one_thread():
-            return self.index_.kneighbors((X - self.mean_) / self.scale_, n_neighbors=self.k)
+            return self._query((X - self.mean_) / self.scale_, self.k)
 
     def assess(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per row: the novelty score, whether a verdict is among its k nearest reference

@@ -57,7 +57,7 @@ class Snapshot:
     """Everything one Monitor refresh draws."""
 
     counts: Counts
-    window: pd.DataFrame
+    window: dict[str, np.ndarray]  # the latest rows, column by column (see Workspace.scored_arrays)
     playing: bool
     speed: int
     finished: bool
@@ -70,7 +70,7 @@ class Snapshot:
 
 def snapshot(ws: Workspace, window: int = CHART_WINDOW) -> Snapshot:
     state = ws.stream.state()
-    frame = ws.scored(max(0, state.cursor - window), state.cursor, extra=False)
+    frame = ws.scored_arrays(np.arange(max(0, state.cursor - window), state.cursor), extra=False, state=state)
     arrays = ws.stream.arrays()
     p = arrays["proba"][: state.cursor]  # float32 view: no copy of the history
     unknown = np.asarray(arrays["unknown"][: state.cursor])
@@ -84,7 +84,7 @@ def snapshot(ws: Workspace, window: int = CHART_WINDOW) -> Snapshot:
             "unknown": int(unknown.sum()),
         }
     return Snapshot(
-        counts=ws.counts(),
+        counts=ws.counts(state),
         window=frame,
         playing=state.playing,
         speed=state.speed,
@@ -113,8 +113,9 @@ def plot_ranges(
     for name in (x_feature, y_feature):
         j = ds.features.index(name)
         lo, hi = _cached(("quantiles", ds.fingerprint, j), lambda j=j: np.quantile(ds.X[ds.train, j], [0.001, 0.999]))
-        if len(window):
-            lo, hi = min(lo, float(window[name].min())), max(hi, float(window[name].max()))
+        values = np.asarray(window[name])
+        if len(values):
+            lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
         pad = 0.05 * (hi - lo)
         out.append(_nice_range(lo - pad, hi + pad))
     return out[0], out[1]

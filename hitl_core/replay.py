@@ -150,7 +150,7 @@ class StreamStore:
                     arr.flush()
             raw.update(synced=raw["cursor"], synced_at=time.time() if now is None else now)
             durable = True
-        atomic_write_json(self.state_path, raw, durable=durable)
+        atomic_write_json(self.state_path, raw, durable=durable, compact=True)
         return StreamState(**raw)
 
     def _recover(self) -> None:

@@ -26,7 +26,7 @@ from hitl_core.durable import atomic_write_json, exclusive, read_json
 from hitl_core.errors import IntegrityError, InvalidInput, NotReady
 from hitl_core.labels import LabelRequest, LabelStore, clean_label, clean_reviewer
 from hitl_core.registry import ModelBundle, ModelRegistry
-from hitl_core.replay import Advance, StreamStore
+from hitl_core.replay import Advance, StreamState, StreamStore
 
 SPEC_SCHEMA = 1
 Progress = Callable[[float, str], None]
@@ -287,8 +287,15 @@ class Workspace:
     def scored_at(self, positions: np.ndarray, extra: bool = True) -> pd.DataFrame:
         """Replayed rows at the given stream positions, with features and scores
         (and the dataset's other columns, e.g. Amount, unless ``extra`` is False)."""
+        return pd.DataFrame(self.scored_arrays(positions, extra))
+
+    def scored_arrays(
+        self, positions: np.ndarray, extra: bool = True, state: StreamState | None = None
+    ) -> dict[str, np.ndarray]:
+        """:meth:`scored_at` as plain numpy columns (no DataFrame: the Monitor's hot path)."""
         positions = np.asarray(positions, dtype=np.int64)
-        if len(positions) and (positions.min() < 0 or positions.max() >= self.stream.state().cursor):
+        cursor = (state or self.stream.state()).cursor
+        if len(positions) and (positions.min() < 0 or positions.max() >= cursor):
             raise InvalidInput("only replayed stream positions have scores")
         arrays = self.stream.arrays()
         ds = self.dataset
@@ -305,10 +312,10 @@ class Workspace:
         columns["status"] = scoring.status_names(arrays["status"][positions])
         columns["version"] = np.asarray(arrays["version"][positions])
         columns["picked"] = np.asarray(arrays["requested"][positions])
-        return pd.DataFrame(columns)
+        return columns
 
-    def counts(self) -> Counts:
-        state = self.stream.state()
+    def counts(self, state: StreamState | None = None) -> Counts:
+        state = state or self.stream.state()
         arrays = self.stream.arrays()
         n = state.cursor
         by_status = np.bincount(arrays["status"][:n], minlength=4)
