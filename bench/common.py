@@ -14,24 +14,18 @@ import pandas as pd
 
 KAGGLE_ROWS = 284_807
 FRAUD_SHARE = 492 / KAGGLE_ROWS
-# Per-component standard deviation of the normal rows and mean shift of the frauds,
-# roughly as in the public data (the V columns are PCA components, in decreasing variance).
+# Per-component standard deviation of the normal rows and mean shift of the frauds. The
+# V columns are PCA components in decreasing variance; the shifts are half the real
+# frauds' mean offsets, so that classes overlap as on real rows (held-out PR-AUC ~0.5
+# with V4+V14 and ~0.9 with all features; fully separable data makes boosting stop
+# early and behave unlike it does on real data).
 SD = np.linspace(1.96, 0.33, 28)
 FRAUD_SHIFT = np.zeros(28)
-FRAUD_SHIFT[[0, 1, 2, 3, 6, 8, 9, 10, 11, 13, 15, 16]] = [
-    -4.8,
-    3.6,
-    -7.0,
-    4.5,
-    -5.6,
-    -2.6,
-    -5.7,
-    3.8,
-    -6.3,
-    -6.9,
-    -4.1,
-    -6.7,
-]
+# fmt: off
+FRAUD_SHIFT[[0, 1, 2, 3, 6, 8, 9, 10, 11, 13, 15, 16]] = 0.5 * np.array(
+    [-4.8, 3.6, -7.0, 4.5, -5.6, -2.6, -5.7, 3.8, -6.3, -6.9, -4.1, -6.7]
+)
+# fmt: on
 
 
 def synthetic_creditcard(rows: int = KAGGLE_ROWS, seed: int = 0) -> pd.DataFrame:
@@ -50,6 +44,7 @@ def synthetic_creditcard(rows: int = KAGGLE_ROWS, seed: int = 0) -> pd.DataFrame
 def synthetic_file(folder: Path, fmt: str = "csv") -> Path:
     """The synthetic full-size file, written once per folder and reused."""
     path = folder / f"creditcard_synthetic.{fmt}"
+    folder.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         frame = synthetic_creditcard()
         if fmt == "csv":
