@@ -1,10 +1,10 @@
 """What the Monitor page shows, computed from the workspace in bounded time.
 
 Each refresh touches only: the rows new since the last refresh (scored by
-:meth:`Workspace.tick`), a bounded window of the latest rows for the charts, the
-running per-feature histograms kept with the stream state, and whole-history counts
-taken from compact per-row arrays (a few hundred microseconds at 284,807 rows). The
-decision-region grid is cached per model version and plotting range.
+:meth:`Workspace.tick`), a bounded window of the latest rows for the charts, and
+whole-history counts and per-feature histograms from a running tally that adds only
+the new rows (:mod:`hitl_core.tally`). The decision-region grid is cached per model
+version and plotting range.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from hitl_core import scoring
-from hitl_core.config import CHART_WINDOW, UNCERTAIN_BAND
+from hitl_core.config import CHART_WINDOW
+from hitl_core.tally import BANDS
 from hitl_core.workspace import Counts, Workspace
 
 GRID_RESOLUTION = 60
@@ -71,25 +72,16 @@ class Snapshot:
 def snapshot(ws: Workspace, window: int = CHART_WINDOW) -> Snapshot:
     state = ws.stream.state()
     frame = ws.scored_arrays(np.arange(max(0, state.cursor - window), state.cursor), extra=False, state=state)
-    arrays = ws.stream.arrays()
-    p = arrays["proba"][: state.cursor]  # float32 view: no copy of the history
-    unknown = np.asarray(arrays["unknown"][: state.cursor])
-    low, high = UNCERTAIN_BAND
-    with np.errstate(invalid="ignore"):
-        bands = {
-            f"p ≥ {high}": int((p >= high).sum()),
-            f"0.5 ≤ p < {high}": int(((p >= 0.5) & (p < high)).sum()),
-            f"{low} < p < 0.5": int(((p > low) & (p < 0.5)).sum()),
-            f"p ≤ {low}": int((p <= low).sum()),
-            "unknown": int(unknown.sum()),
-        }
+    tally = ws.tally(state)
+    bands = dict(zip(BANDS, (int(b) for b in tally.bands), strict=True))
+    bands["unknown"] = tally.unknown
     return Snapshot(
         counts=ws.counts(state),
         window=frame,
         playing=state.playing,
         speed=state.speed,
         finished=state.finished,
-        histograms=list(ws.stream.histograms()),
+        histograms=list(tally.histograms),
         edges=ws.stream.layout()[0],
         baseline=ws.stream.layout()[1],
         bands=bands,

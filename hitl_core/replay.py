@@ -69,6 +69,7 @@ class StreamState:
     synced: int = 0  # cursor as of the last flush to disk
     synced_at: float = 0.0
     boot: str = ""
+    picks: int = 0  # bumped whenever points are picked for review
 
     @property
     def finished(self) -> bool:
@@ -95,9 +96,9 @@ class StreamStore:
         self.root = Path(root)
         self.state_path = self.root / "state.json"
         self.layout_path = self.root / "layout.json"
-        self.histogram_path = self.root / "histograms.npy"
         self._lock_path = self.root / "stream.lock"
         self._arrays: dict[str, np.memmap] | None = None
+        self._recovered = False  # a power cut is looked for once, before the state is first read
         self._layout: tuple[list[np.ndarray], list[np.ndarray]] | None = None
 
     # -- creation --------------------------------------------------------------------
@@ -112,11 +113,6 @@ class StreamStore:
         edges, baseline = _histogram_layout(train_features)
         # The bins never change: they live apart from the state rewritten on every tick.
         atomic_write_json(self.layout_path, {"edges": edges, "baseline": baseline})
-        hist = np.lib.format.open_memmap(
-            self.histogram_path, mode="w+", dtype=np.int64, shape=(len(edges), len(edges[0]) + 1)
-        )
-        hist.flush()
-        del hist
         self._write_state(
             {
                 "cursor": 0,
@@ -130,6 +126,7 @@ class StreamStore:
         )
         self._arrays = None
         self._layout = None
+        self._recovered = True
 
     @property
     def exists(self) -> bool:
@@ -139,6 +136,7 @@ class StreamStore:
     def state(self) -> StreamState:
         if not self.exists:
             raise NotReady("the stream has not been set up in this workspace")
+        self._recover_once()
         return StreamState(**read_json(self.state_path))
 
     def _write_state(self, raw: dict, durable: bool = True, now: float | None = None) -> StreamState:
@@ -153,21 +151,27 @@ class StreamStore:
         atomic_write_json(self.state_path, raw, durable=durable, compact=True)
         return StreamState(**raw)
 
-    def _recover(self) -> None:
-        """After a power cut, rewind to the last row whose scores were flushed."""
+    def _recover_once(self) -> None:
+        """After a power cut, rewind to the last row whose scores were flushed.
+
+        Done once per process, before its first look at the state or the arrays.
+        """
+        if self._recovered or not self.exists:
+            return
         raw = read_json(self.state_path)
         if raw.get("boot", "") in ("", boot_id()) or raw.get("synced", 0) >= raw["cursor"]:
+            self._recovered = True
             return
-        with self._locked():
+        with exclusive(self._lock_path, wait=30, busy_message="the stream is busy; try again"):
             raw = read_json(self.state_path)
             if raw.get("boot", "") not in ("", boot_id()) and raw.get("synced", 0) < raw["cursor"]:
                 raw["cursor"] = raw["synced"]
                 self._write_state(raw)
+        self._recovered = True
 
     def arrays(self) -> dict[str, np.memmap]:
         """The per-row arrays (memory-mapped; slots past the cursor are meaningless)."""
         if self._arrays is None:
-            self._recover()
             state = self.state()
             arrays = {}
             for name in ARRAYS:
@@ -183,12 +187,6 @@ class StreamStore:
                         f"stream scores file {path.name} has {arr.shape[0]} slots, expected {state.length}"
                     )
                 arrays[name] = arr
-            try:
-                arrays["histograms"] = np.load(self.histogram_path, mmap_mode="r+")
-            except (FileNotFoundError, ValueError) as exc:
-                raise IntegrityError(
-                    f"stream histograms file is missing or damaged ({exc}); reset the stream"
-                ) from None
             self._arrays = arrays
         return self._arrays
 
@@ -199,11 +197,8 @@ class StreamStore:
             self._layout = ([np.asarray(e) for e in raw["edges"]], [np.asarray(b) for b in raw["baseline"]])
         return self._layout
 
-    def histograms(self) -> np.ndarray:
-        """Replayed points per feature and bin (a copy); see :meth:`layout`."""
-        return np.array(self.arrays()["histograms"])
-
     def _locked(self):
+        self._recover_once()
         return exclusive(self._lock_path, wait=30, busy_message="the stream is busy; try again")
 
     def _update(self, **changes) -> StreamState:
@@ -247,8 +242,11 @@ class StreamStore:
                 raise InvalidInput("only points that have already been replayed can be sent to review")
             requested = self.arrays()["requested"]
             fresh = int((~requested[positions]).sum())
-            requested[positions] = True
-            requested.flush()
+            if fresh:
+                requested[positions] = True
+                raw = read_json(self.state_path)
+                raw["picks"] = raw.get("picks", 0) + 1  # tallies of the history recount the queue
+                self._write_state(raw)  # durable: flushes the arrays too
             return fresh
 
     # -- advancing -------------------------------------------------------------------
@@ -309,10 +307,6 @@ class StreamStore:
             arrays["status"][lo:hi] = scoring.statuses(p, unknown)
             arrays["version"][lo:hi] = version
             arrays["requested"][lo:hi] = False
-            for j, edges in enumerate(self.layout()[0]):
-                arrays["histograms"][j] += np.bincount(
-                    np.searchsorted(edges, batch[:, j], side="right"), minlength=len(edges) + 1
-                )
 
 
 def _histogram_layout(train: np.ndarray) -> tuple[list[list[float]], list[list[float]]]:

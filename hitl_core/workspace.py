@@ -27,6 +27,7 @@ from hitl_core.errors import IntegrityError, InvalidInput, NotReady
 from hitl_core.labels import LabelRequest, LabelStore, clean_label, clean_reviewer
 from hitl_core.registry import ModelBundle, ModelRegistry
 from hitl_core.replay import Advance, StreamState, StreamStore
+from hitl_core.tally import RunningTally, Tally, waiting_flags
 
 SPEC_SCHEMA = 1
 Progress = Callable[[float, str], None]
@@ -64,6 +65,7 @@ class Workspace:
         self._version_labels: dict[int, pd.DataFrame] = {}
         self._thresholds: dict[int, float] = {}
         self._audit: np.ndarray | None = None
+        self._tally: tuple[str, RunningTally] | None = None  # (dataset fingerprint, tally)
 
     # -- setup -----------------------------------------------------------------------
     @property
@@ -194,8 +196,9 @@ class Workspace:
         atomic_write_json(self.paths.spec, spec)  # written last: marks the workspace ready
         with self._mutex:
             self._dataset, self._bundles, self._version_labels = None, {}, {}
-            self._thresholds, self._audit = {}, None
+            self._thresholds, self._audit, self._tally = {}, None, None
         self.stream._arrays = None
+        self.stream._layout = None
         progress(1.0, f"Ready: {len(prepared):,} rows, version {version} trained.")
 
     # -- data and models ---------------------------------------------------------------
@@ -314,40 +317,50 @@ class Workspace:
         columns["picked"] = np.asarray(arrays["requested"][positions])
         return columns
 
+    def tally(self, state: StreamState | None = None) -> Tally:
+        """Whole-history figures of the stream, brought up to date incrementally."""
+        state = state or self.stream.state()
+        with self._mutex:
+            if self._tally is None or self._tally[0] != state.dataset_fingerprint:
+                self._tally = (state.dataset_fingerprint, RunningTally(self.stream.layout()[0]))
+            running = self._tally[1]
+        return running.update(state, self.stream.arrays(), self._stream_features, self._audit_flags())
+
     def counts(self, state: StreamState | None = None) -> Counts:
         state = state or self.stream.state()
-        arrays = self.stream.arrays()
-        n = state.cursor
-        by_status = np.bincount(arrays["status"][:n], minlength=4)
-        fraud = int(scoring.fraud_flags(arrays["proba"][:n]).sum())
-        labelled = self._labelled_mask(n)
-        waiting = (
-            scoring.queue_reasons(
-                np.asarray(arrays["proba"][:n]),
-                np.asarray(arrays["unknown"][:n]),
-                np.asarray(arrays["requested"][:n]),
-                self._audit_flags()[:n],
-            )
-            >= 0
-        )
+        tally = self.tally(state)
+        n = tally.cursor
+        # Labelled points leave the queue: subtract those of them the tally counts as waiting.
+        labelled = self._labelled_positions(n)
+        waiting_labelled = 0
+        if len(labelled):
+            arrays = self.stream.arrays()
+            audit = self._audit_flags()
+            sub = {name: arrays[name][labelled] for name in ("proba", "unknown", "requested")}
+            waiting_labelled = int(waiting_flags(sub, audit[labelled], 0, len(labelled)).sum())
         return Counts(
             seen=n,
             length=state.length,
-            fraud=fraud,
-            unknown=int(by_status[scoring.UNKNOWN]),
-            uncertain=int(by_status[scoring.UNCERTAIN]),
-            awaiting_review=int((waiting & ~labelled).sum()),
-            labelled=int(labelled.sum()),
+            fraud=tally.fraud,
+            unknown=tally.unknown,
+            uncertain=int(tally.status[scoring.UNCERTAIN]),
+            awaiting_review=max(0, tally.waiting - waiting_labelled),
+            labelled=len(labelled),
             version=self.current_version(),
         )
+
+    def _labelled_positions(self, n: int) -> np.ndarray:
+        """The stream positions below ``n`` that carry a label in force (sorted, unique)."""
+        current = self.labels.current()
+        if not len(current):
+            return np.empty(0, dtype=np.int64)
+        pos = current["point_id"].to_numpy(np.int64) - self.dataset.n_base
+        return np.unique(pos[(pos >= 0) & (pos < n)])
 
     def _labelled_mask(self, n: int) -> np.ndarray:
         """Which of the first ``n`` stream positions carry a label in force."""
         labelled = np.zeros(n, dtype=bool)
-        current = self.labels.current()
-        if len(current):
-            pos = current["point_id"].to_numpy(np.int64) - self.dataset.n_base
-            labelled[pos[(pos >= 0) & (pos < n)]] = True
+        labelled[self._labelled_positions(n)] = True
         return labelled
 
     def pick_for_review(self, point_ids: Sequence[int]) -> int:

@@ -71,7 +71,7 @@ def test_position_and_scores_survive_a_restart(ws: Workspace):
     assert state.cursor == 321 and state.speed == 50
     after = reopened.scored()
     assert after.equals(before)
-    assert reopened.stream.histograms().sum() == 321 * len(ws.dataset.features)
+    assert reopened.tally().histograms.sum() == 321 * len(ws.dataset.features)
     edges, baseline = reopened.stream.layout()
     assert len(edges) == len(baseline) == len(ws.dataset.features)
     assert all(abs(b.sum() - 1) < 1e-9 for b in baseline)
