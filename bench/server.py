@@ -1,32 +1,13 @@
-"""A Streamlit server for the benchmarks: started on a free port, stopped by its PID."""
+"""The browser tests' Streamlit harness, timed: started on a free port, stopped by its PID."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, Server, start_server
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "StreamlitServer"]
 
 
 class StreamlitServer:
@@ -34,63 +15,27 @@ class StreamlitServer:
 
     def __init__(self, home: Path) -> None:
         self.home = Path(home)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
+        self.server: Server | None = None
         self.started_s = float("nan")
 
+    @property
+    def url(self) -> str:
+        return self.server.url
+
     def __enter__(self) -> StreamlitServer:
-        env = {**os.environ, "HITL_HOME": str(self.home)}
         start = time.perf_counter()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "Home.py",
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(self.port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.fileWatcherType",
-                "none",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        self.started_s = time.perf_counter() - start
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        self.__exit__(None, None, None)
-        raise RuntimeError("the Streamlit server did not become healthy within 120 s")
+        self.server = start_server(self.home, self.home.parent / f"{self.home.name}-server.log")
+        self.started_s = time.perf_counter() - start
+        return self
 
     def peak_rss_mb(self) -> float:
         """The server's peak resident memory (VmHWM), in MB."""
-        with open(f"/proc/{self.process.pid}/status") as fh:
+        with open(f"/proc/{self.server.proc.pid}/status") as fh:
             for line in fh:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
         return float("nan")
 
     def __exit__(self, *exc) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        if self.server is not None:
+            self.server.stop()
