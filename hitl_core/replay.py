@@ -162,7 +162,7 @@ class StreamStore:
         if raw.get("boot", "") in ("", boot_id()) or raw.get("synced", 0) >= raw["cursor"]:
             self._recovered = True
             return
-        with exclusive(self._lock_path, wait=30, busy_message="the stream is busy; try again"):
+        with self._lock():
             raw = read_json(self.state_path)
             if raw.get("boot", "") not in ("", boot_id()) and raw.get("synced", 0) < raw["cursor"]:
                 raw["cursor"] = raw["synced"]
@@ -197,9 +197,13 @@ class StreamStore:
             self._layout = ([np.asarray(e) for e in raw["edges"]], [np.asarray(b) for b in raw["baseline"]])
         return self._layout
 
-    def _locked(self):
-        self._recover_once()
+    def _lock(self):
         return exclusive(self._lock_path, wait=30, busy_message="the stream is busy; try again")
+
+    def _locked(self):
+        """The stream's lock, taken after any power-cut recovery (which takes it itself)."""
+        self._recover_once()
+        return self._lock()
 
     def _update(self, **changes) -> StreamState:
         with self._locked():
@@ -237,14 +241,13 @@ class StreamStore:
         """Mark replayed rows as picked for review; returns how many were newly marked."""
         positions = np.unique(np.asarray(positions, dtype=np.int64))
         with self._locked():
-            cursor = self.state().cursor
-            if len(positions) and (positions.min() < 0 or positions.max() >= cursor):
+            raw = read_json(self.state_path)
+            if len(positions) and (positions.min() < 0 or positions.max() >= raw["cursor"]):
                 raise InvalidInput("only points that have already been replayed can be sent to review")
             requested = self.arrays()["requested"]
             fresh = int((~requested[positions]).sum())
             if fresh:
                 requested[positions] = True
-                raw = read_json(self.state_path)
                 raw["picks"] = raw.get("picks", 0) + 1  # tallies of the history recount the queue
                 self._write_state(raw)  # durable: flushes the arrays too
             return fresh

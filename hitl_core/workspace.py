@@ -65,7 +65,7 @@ class Workspace:
         self._version_labels: dict[int, pd.DataFrame] = {}
         self._thresholds: dict[int, float] = {}
         self._audit: np.ndarray | None = None
-        self._tally: tuple[str, RunningTally] | None = None  # (dataset fingerprint, tally)
+        self._tally: RunningTally | None = None
 
     # -- setup -----------------------------------------------------------------------
     @property
@@ -321,9 +321,9 @@ class Workspace:
         """Whole-history figures of the stream, brought up to date incrementally."""
         state = state or self.stream.state()
         with self._mutex:
-            if self._tally is None or self._tally[0] != state.dataset_fingerprint:
-                self._tally = (state.dataset_fingerprint, RunningTally(self.stream.layout()[0]))
-            running = self._tally[1]
+            if self._tally is None:
+                self._tally = RunningTally(self.stream.layout()[0])
+            running = self._tally
         return running.update(state, self.stream.arrays(), self._stream_features, self._audit_flags())
 
     def counts(self, state: StreamState | None = None) -> Counts:
