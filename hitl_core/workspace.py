@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hitl_core import datasets, retrain, scoring
+from hitl_core import datasets, retrain, scoring, wording
 from hitl_core.config import Paths, workspace_home
 from hitl_core.datasets import DatasetSpec, PreparedDataset
 from hitl_core.durable import atomic_write_json, exclusive, read_json
@@ -78,6 +78,11 @@ class Workspace:
         if not self.ready:
             raise NotReady(f"the workspace at {self.paths.home} has not been initialised")
         return read_json(self.paths.spec)
+
+    @property
+    def terms(self) -> wording.Terms:
+        """The words for this dataset's classes ("fraud" for the demo, "malignant" for breast cancer)."""
+        return wording.terms(self.spec["dataset"])
 
     def bootstrap(self, progress: Progress = _quiet) -> bool:
         """Initialise with the demo if the workspace is empty; True if it did."""
