@@ -1,15 +1,23 @@
 """hitl — entry point: page config, first-run setup, navigation, shared sidebar."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from hitl_app import context
 
+# The favicon is a file of the app's own: a material-icon or emoji favicon is fetched
+# from an outside font host, which fails offline (nothing the app serves may fetch
+# from the internet).
 st.set_page_config(
-    page_title="hitl · human-in-the-loop anomaly detection", page_icon=":material/troubleshoot:", layout="wide"
+    page_title="hitl · human-in-the-loop anomaly detection",
+    page_icon=str(Path(__file__).parent / "hitl_app" / "static" / "icon.png"),
+    layout="wide",
 )
 
 ws = context.workspace()
 context.ensure_ready(ws)
+context.follow_workspace(ws)
 
 page = st.navigation(
     [
@@ -27,7 +35,7 @@ with st.sidebar, context.user_errors():
     st.caption("WORKSPACE")
     st.markdown(
         f"**{spec['dataset']['name']}** · {spec['rows']:,} rows  \n"
-        f"features {', '.join(spec['dataset']['features'])}  \n"
+        f"{context.feature_summary(spec['dataset']['features'])}  \n"
         f"model version **{ws.current_version()}**"
     )
     reviewer = context.reviewer()

@@ -5,6 +5,7 @@ from hitl_app import charts, context
 from hitl_app.state import StateKeys
 from hitl_core import monitor
 from hitl_core.config import CHART_SECONDS, SPEEDS, TICK_SECONDS
+from hitl_core.wording import elapsed
 
 ws = context.workspace()
 features = list(ws.dataset.features)
@@ -27,6 +28,24 @@ if len(shown) < 2 and len(features) >= 2:
     st.stop()
 
 STEP_ROWS = 50
+terms = ws.terms
+has_time = ws.dataset.spec.time is not None
+ROW_COLUMNS = {
+    "p": st.column_config.NumberColumn("P(abnormal)", format="%.3f"),
+    "novelty": st.column_config.NumberColumn(format="%.2f"),
+    "time": st.column_config.TextColumn("elapsed", help="time since the data's first row (d h:mm:ss)"),
+}
+
+
+def display_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows as a reader wants them: statuses in the dataset's words, times as elapsed time."""
+    frame = frame.copy()
+    for column in ("status", "true_label"):
+        if column in frame:
+            frame[column] = [terms.status(v) if isinstance(v, str) else v for v in frame[column]]
+    if "time" in frame:
+        frame["time"] = [elapsed(t) for t in frame["time"]] if has_time else frame["time"]
+    return frame
 
 
 def _play():
@@ -45,14 +64,31 @@ def _reset():
     context.run_action(lambda: ws.stream.reset() and "The stream is back at its first row; labels are kept.")
 
 
-SPEED_KEY = StateKeys.SPEED
-SPEED_DRAWN = StateKeys.SPEED_DRAWN  # the shared speed this session's slider was last set to
+def _speed(step: int):
+    # Buttons, not a slider: a slider's value is sent back by every new browser session
+    # as it mounts, and a slider drawn at its first option once wrote "1 row/s" into the
+    # shared stream for everyone. Only a click changes the speed.
+    def action():
+        speed = ws.stream.state().speed
+        at = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - speed))
+        target = SPEEDS[max(0, min(len(SPEEDS) - 1, at + step))]
+        ws.stream.set_speed(target)
+        return f"Speed: {target} rows/s"
+
+    context.run_action(action)
 
 
-def _speed():
-    speed = st.session_state[SPEED_KEY]
-    st.session_state[SPEED_DRAWN] = speed
-    context.run_action(lambda: ws.stream.set_speed(speed) and f"Speed: {speed} rows/s")
+def _ask_reset():
+    st.session_state[StateKeys.CONFIRM_RESET] = True
+
+
+def _cancel_reset():
+    st.session_state.pop(StateKeys.CONFIRM_RESET, None)
+
+
+def _reset():
+    st.session_state.pop(StateKeys.CONFIRM_RESET, None)
+    context.run_action(lambda: ws.stream.reset() and "The stream is back at its first row; labels are kept.")
 
 
 def _send(ids: list[int]):
@@ -88,17 +124,41 @@ def live() -> None:
                 disabled=snap.finished,
                 help="Replay and score the next rows now, playing or paused.",
             )
-            with st.popover("Reset", icon=":material/restart_alt:"):
-                st.write("Replay the stream from its first row? Scores are cleared; labels and models are kept.")
-                st.button("Reset the stream", on_click=_reset, key="reset", type="primary")
-            # The speed is shared by every session: when anyone changes it, move this
-            # session's slider to the shared value. (Keying the widget by the speed did
-            # that too, but left the old slider on screen beside the new one until the
-            # next run finished, which while playing can be a while.)
-            if SPEED_KEY not in st.session_state or st.session_state.get(SPEED_DRAWN) != snap.speed:
-                st.session_state[SPEED_KEY] = snap.speed
-                st.session_state[SPEED_DRAWN] = snap.speed
-            st.select_slider("Speed (rows per second)", options=SPEEDS, key=SPEED_KEY, on_change=_speed, width=320)
+            if st.session_state.get(StateKeys.CONFIRM_RESET):
+                st.button(
+                    "Reset the stream", on_click=_reset, key="reset", type="primary", icon=":material/restart_alt:"
+                )
+                st.button("Cancel", on_click=_cancel_reset, key="reset_cancel")
+            else:
+                st.button(
+                    "Reset",
+                    icon=":material/restart_alt:",
+                    on_click=_ask_reset,
+                    key="ask_reset",
+                    help="Replay the stream from its first row. Scores are cleared; labels and models are kept.",
+                )
+            st.button(
+                "Slower",
+                icon=":material/remove:",
+                on_click=_speed,
+                args=(-1,),
+                key="slower",
+                disabled=snap.speed <= SPEEDS[0],
+            )
+            st.markdown(f"**{snap.speed}** rows/s", width="content")
+            st.button(
+                "Faster",
+                icon=":material/add:",
+                on_click=_speed,
+                args=(1,),
+                key="faster",
+                disabled=snap.speed >= SPEEDS[-1],
+            )
+        if st.session_state.get(StateKeys.CONFIRM_RESET):
+            st.warning(
+                "Replay the stream from its first row? Scores are cleared; labels and models are kept.",
+                icon=":material/restart_alt:",
+            )
         state_text = "finished" if snap.finished else ("playing" if snap.playing else "paused")
         st.caption(
             f"Stream {state_text} · {c.seen:,} of {c.length:,} rows replayed · figures refresh every "
@@ -107,7 +167,7 @@ def live() -> None:
 
         with st.container(horizontal=True, key="headline"):
             st.metric("Points seen", f"{c.seen:,}", border=True)
-            st.metric("Fraud flagged", f"{c.fraud:,}", help="classifier probability ≥ 0.5", border=True)
+            st.metric(f"{terms.title} flagged", f"{c.fraud:,}", help="classifier probability ≥ 0.5", border=True)
             st.metric("Unknown flagged", f"{c.unknown:,}", help="unlike anything in the training data", border=True)
             st.metric("Awaiting review", f"{c.awaiting_review:,}", border=True)
             st.metric("Model version", c.version, border=True)
@@ -164,9 +224,10 @@ def charts_section() -> None:
                 )
             else:
                 caption = (
-                    "Shaded: the classifier's regions (red = abnormal); other features at their median."
+                    f"No regions are shaded: with {len(features)} features the classifier's regions cannot be "
+                    "drawn on two axes without contradicting the points. Each point is coloured by its own score."
                     if len(features) > 2
-                    else "Shaded: the classifier's decision regions (red = abnormal)."
+                    else f"Shaded: the classifier's decision regions (red = {terms.abnormal})."
                 )
                 st.caption(
                     caption + " Drag a box or lasso over points to send them to review "
@@ -184,36 +245,43 @@ def charts_section() -> None:
         with b:
             st.subheader("Latest rows")
             columns = ["point_id", *shown, "p", "novelty", "status"] + (["true_label"] if has_truth else [])
+            if has_time:
+                columns.insert(1, "time")
             latest = pd.DataFrame({c: window[c][::-1][:10] for c in columns})  # 10 rows fit without a scroll bar
-            st.dataframe(
-                latest,
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    "p": st.column_config.NumberColumn("P(abnormal)", format="%.3f"),
-                    "novelty": st.column_config.NumberColumn(format="%.2f"),
-                },
-            )
+            st.dataframe(display_rows(latest), hide_index=True, width="stretch", column_config=ROW_COLUMNS)
+
+
+@st.fragment(run_every=CHART_SECONDS)
+def history_section() -> None:
+    # A fragment of its own, on the charts' timer: drawn with the rest of the page
+    # only, it told the count of an earlier moment while the stream played on.
+    with st.expander("Full history", icon=":material/history:"), context.user_errors():
+        filt = st.multiselect(
+            "Show statuses",
+            ["unknown", "uncertain", "fraud", "normal"],
+            format_func=terms.status,
+            key=StateKeys.HISTORY_FILTER,
+            placeholder="all statuses",
+        )
+        page_size = 200
+        state = ws.stream.state()  # one reading of the cursor for the count and the rows
+        _, total = monitor.history_page(ws, filt, 0, 0, state=state)
+        pages = max(1, -(-total // page_size))
+        if st.session_state.get(StateKeys.HISTORY_PAGE, 1) > pages:
+            st.session_state[StateKeys.HISTORY_PAGE] = pages
+        frame, _ = monitor.history_page(
+            ws, filt, st.session_state.get(StateKeys.HISTORY_PAGE, 1) - 1, page_size, state=state
+        )
+        st.number_input(
+            f"Page (of {pages:,}; newest first)", min_value=1, max_value=pages, step=1, key=StateKeys.HISTORY_PAGE
+        )
+        st.caption(
+            f"{total:,} of the {state.cursor:,} replayed point(s) match. The history is read on demand, "
+            f"{page_size} rows at a time, and follows the stream."
+        )
+        st.dataframe(display_rows(frame), hide_index=True, width="stretch", column_config=ROW_COLUMNS)
 
 
 live()
 charts_section()
-
-with st.expander("Full history", icon=":material/history:"), context.user_errors():
-    filt = st.multiselect(
-        "Show statuses",
-        ["unknown", "uncertain", "fraud", "normal"],
-        key=StateKeys.HISTORY_FILTER,
-        placeholder="all statuses",
-    )
-    page_size = 200
-    _, total = monitor.history_page(ws, filt, 0, 0)
-    pages = max(1, -(-total // page_size))
-    if st.session_state.get(StateKeys.HISTORY_PAGE, 1) > pages:
-        st.session_state[StateKeys.HISTORY_PAGE] = pages
-    frame, _ = monitor.history_page(ws, filt, st.session_state.get(StateKeys.HISTORY_PAGE, 1) - 1, page_size)
-    st.number_input(
-        f"Page (of {pages:,}; newest first)", min_value=1, max_value=pages, step=1, key=StateKeys.HISTORY_PAGE
-    )
-    st.caption(f"{total:,} replayed point(s) match. The history is read on demand, {page_size} rows at a time.")
-    st.dataframe(frame, hide_index=True, width="stretch")
+history_section()

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 
 from hitl_core.config import FRAUD_THRESHOLD, UNCERTAIN_BAND
 from hitl_core.monitor import DecisionGrid
+from hitl_core.wording import Terms, elapsed_ticks
 
 STATUS_COLORS = {
     "normal": "#4c78a8",
@@ -88,7 +89,9 @@ def _values(series: pd.Series | np.ndarray) -> dict | list:
     return spec
 
 
-def timeseries(window: pd.DataFrame, features: list[str], has_time: bool, has_truth: bool) -> go.Figure:
+def timeseries(
+    window: pd.DataFrame, features: list[str], has_time: bool, has_truth: bool, terms: Terms | None = None
+) -> go.Figure:
     """Feature values over time, and beneath them p, the unknown flag and the true class."""
     rows = list(features) + ["P(abnormal)", "unknown"] + (["class"] if has_truth else [])
     weights = np.array([1.0] * len(features) + [1.0, 0.45] + ([0.45] if has_truth else []))
@@ -159,8 +162,15 @@ def timeseries(window: pd.DataFrame, features: list[str], has_time: bool, has_tr
                         "marker": {"size": 4, "color": colour},
                     }
                 )
-            layout[f"yaxis{axis}"].update(tickvals=[0, 1], ticktext=["normal", "fraud"], range=[-0.4, 1.4])
-    layout[f"xaxis{len(rows) if len(rows) > 1 else ''}"]["title"] = {"text": "time (s)" if has_time else "row"}
+            names = [terms.normal, terms.abnormal] if terms else ["normal", "fraud"]
+            layout[f"yaxis{axis}"].update(tickvals=[0, 1], ticktext=names, range=[-0.4, 1.4])
+    bottom = layout[f"xaxis{len(rows) if len(rows) > 1 else ''}"]
+    if has_time and len(xraw):
+        # Seconds since the first row, shown as elapsed time rather than "105k".
+        bottom["tickvals"], bottom["ticktext"] = elapsed_ticks(float(xraw.min()), float(xraw.max()))
+        bottom["title"] = {"text": "elapsed time since the first row (d h:mm:ss)"}
+    else:
+        bottom["title"] = {"text": "row"}
     return _figure(data, layout, height=110 * len(features) + 260 + (60 if has_truth else 0))
 
 
@@ -174,6 +184,7 @@ def decision_map(
     y_range: tuple[float, float],
     highlight: int | None = None,
     height: int = 430,
+    terms: Terms | None = None,
 ) -> go.Figure:
     """The two features as a map: decision regions shaded, statuses marked.
 
@@ -228,13 +239,14 @@ def decision_map(
         mask = status_of == status
         if not mask.any():
             continue
+        shown = terms.status(status) if terms else status
         data.append(
             {
                 "type": "scatter",
                 "x": _values(np.asarray(window[x_feature])[mask]),
                 "y": _values(np.asarray(window[y_feature])[mask]),
                 "mode": "markers",
-                "name": status,
+                "name": shown,
                 "customdata": _values(np.asarray(window["point_id"])[mask]),
                 "marker": {
                     "size": 7 if status != "normal" else 5,
@@ -243,7 +255,7 @@ def decision_map(
                     "line": {"width": 0},
                 },
                 "hovertemplate": f"point %{{customdata}}<br>{x_feature} %{{x:.2f}}<br>{y_feature} %{{y:.2f}}"
-                f"<extra>{status}</extra>",
+                f"<extra>{shown}</extra>",
             }
         )
     if highlight is not None:
@@ -356,15 +368,20 @@ def monitor_figures(ws, snap, shown: list[str]) -> dict[str, go.Figure]:
     ds = ws.dataset
     features = list(ds.features)
     x_f, y_f = shown[0], shown[1] if len(shown) > 1 else shown[0]
-    x_range, y_range = monitor.plot_ranges(ws, snap.window, x_f, y_f)
-    grid = monitor.decision_grid(ws, x_f, y_f, x_range, y_range)
+    x_range, y_range = monitor.plot_ranges(ws, snap.window, x_f, y_f, extent=(snap.low, snap.high))
+    # With more than two features a slice of the classifier at the other features'
+    # medians contradicts the points' own scores (they differ in the other features):
+    # no shaded regions then, the points carry their own colours.
+    grid = monitor.decision_grid(ws, x_f, y_f, x_range, y_range) if len(features) <= 2 else None
     idx = [features.index(f) for f in shown]
     has_truth = bool((ds.y[ds.n_base :] >= 0).any())
     return {
-        "map": decision_map(snap.window, grid, monitor.training_sample(ws), x_f, y_f, x_range, y_range),
+        "map": decision_map(
+            snap.window, grid, monitor.training_sample(ws), x_f, y_f, x_range, y_range, terms=ws.terms
+        ),
         "distributions": distributions(
             shown, [snap.edges[i] for i in idx], [snap.histograms[i] for i in idx], [snap.baseline[i] for i in idx]
         ),
-        "timeseries": timeseries(snap.window, shown, ds.spec.time is not None, has_truth),
+        "timeseries": timeseries(snap.window, shown, ds.spec.time is not None, has_truth, terms=ws.terms),
         "bands": band_counts(snap.bands),
     }

@@ -24,26 +24,46 @@ def workspace() -> Workspace:
 
 
 def ensure_ready(ws: Workspace) -> None:
-    """First start: generate the demo and train version 1, showing progress."""
+    """First start: generate the demo and train version 1, showing progress.
+
+    The setup runs on a background thread of the server (:meth:`Workspace.start_setup`),
+    not in this session's script run: it finishes, exactly once, even when this tab is
+    closed, and every tab that connects meanwhile watches the same progress.
+    """
     if ws.ready:
         return
+    job = ws.start_setup()
     placeholder = st.empty()
     with placeholder.status(
         "Setting up the workspace: generating the demo data and training version 1…", expanded=True
     ) as box:
-        bar = st.progress(0.0)
-
-        def progress(fraction: float, message: str) -> None:
-            bar.progress(min(1.0, fraction), text=message)
-
-        try:
-            ws.bootstrap(progress=progress)
-        except HitlError as exc:
+        bar = st.progress(0.0, text="Starting…")
+        while job is not None and not job.wait(0.25):
+            fraction, message = job.progress
+            bar.progress(fraction, text=message)
+        error = job.error if job is not None else None
+        if error is not None:
             box.update(label="Setting up the workspace failed", state="error")
-            st.error(str(exc))
+            reason = str(error) if isinstance(error, HitlError) else f"{type(error).__name__}: {error}"
+            st.error(f"Setting up the workspace failed: {reason}. Reload the page to try again.")
             st.stop()
     placeholder.empty()
     st.toast("Workspace ready: demo data generated and version 1 trained.", icon=":material/check_circle:")
+
+
+def follow_workspace(ws: Workspace) -> None:
+    """Drop this session's workspace-bound state when the workspace was re-initialised.
+
+    Skipped points, the last retrain's result, the history page, the charted features
+    and the map selection belong to one initialisation; after another session (or the
+    CLI) re-initialised the workspace they would show the old dataset's points.
+    """
+    generation = ws.generation
+    seen = st.session_state.get(StateKeys.WORKSPACE_GENERATION)
+    if seen is not None and seen != generation:
+        for key in StateKeys.WORKSPACE_BOUND:
+            st.session_state.pop(key, None)
+    st.session_state[StateKeys.WORKSPACE_GENERATION] = generation
 
 
 @contextmanager
@@ -76,6 +96,19 @@ def show_flash() -> None:
         st.error(message, icon=":material/error:")
     else:
         st.toast(message, icon=":material/check_circle:")
+
+
+def feature_summary(features: list[str], shown: int = 4) -> str:
+    """A short line naming the features: all of a few, the first few and a count of many.
+
+    >>> feature_summary(["V4", "V14"])
+    'features V4, V14'
+    >>> feature_summary([f"V{i}" for i in range(1, 30)])
+    '29 features: V1, V2, V3, V4, … (see Data)'
+    """
+    if len(features) <= shown + 1:
+        return "features " + ", ".join(features)
+    return f"{len(features)} features: {', '.join(features[:shown])}, … (see Data)"
 
 
 def reviewer() -> str | None:

@@ -46,7 +46,7 @@ RECALL_TOLERANCE = 0.01
 AUDIT_SHARE = 0.002
 
 #: Replay: rows per second offered in the speed control, and the default.
-SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
+SPEEDS = (1, 2, 5, 10, 25, 50, 100, 200, 500)
 DEFAULT_SPEED = 10
 #: Seconds between Monitor refreshes of the stream's figures (points seen, ...).
 TICK_SECONDS = 1.0

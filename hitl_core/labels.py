@@ -249,10 +249,13 @@ class LabelStore:
         names = frozenset(n for n in os.listdir(self.segments) if _SEGMENT.match(n) and n not in absorbed)
         key = (compacted, names)
         if self._cache is not None and self._cache_key is not None and self._cache_key[0] == compacted:
+            # Segments only ever disappear into a new compacted file (a new key above) or
+            # with the whole store (a re-initialised workspace): any other change of the
+            # listing than new segments means the cache is stale.
             new = sorted(names - self._cache_key[1])
-            if not new and names <= self._cache_key[1]:
+            if names == self._cache_key[1]:
                 return self._cache
-            if names >= self._cache_key[1]:
+            if names > self._cache_key[1]:
                 frames = [self._cache] + [_read(self.segments / n) for n in new]
                 return self._remember(key, frames)
         frames = [_read(self.root / compacted)] if compacted else []

@@ -18,6 +18,7 @@ import pandas as pd
 
 from hitl_core import scoring
 from hitl_core.config import CHART_WINDOW
+from hitl_core.replay import StreamState
 from hitl_core.tally import BANDS
 from hitl_core.workspace import Counts, Workspace
 
@@ -67,6 +68,8 @@ class Snapshot:
     baseline: list[np.ndarray]
     bands: dict[str, int]
     features: tuple[str, ...]
+    low: np.ndarray  # per feature, the smallest value replayed so far
+    high: np.ndarray  # per feature, the largest value replayed so far
 
 
 def snapshot(ws: Workspace, window: int = CHART_WINDOW) -> Snapshot:
@@ -86,6 +89,8 @@ def snapshot(ws: Workspace, window: int = CHART_WINDOW) -> Snapshot:
         baseline=ws.stream.layout()[1],
         bands=bands,
         features=ws.dataset.features,
+        low=tally.low,
+        high=tally.high,
     )
 
 
@@ -97,14 +102,28 @@ def _nice_range(lo: float, hi: float) -> tuple[float, float]:
 
 
 def plot_ranges(
-    ws: Workspace, window: pd.DataFrame, x_feature: str, y_feature: str
+    ws: Workspace,
+    window: pd.DataFrame | dict,
+    x_feature: str,
+    y_feature: str,
+    extent: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Axis ranges covering the bulk of the training data and every point in the window."""
+    """Axis ranges covering the bulk of the training data and the points to draw.
+
+    With ``extent`` (per feature, the smallest and largest value replayed so far, as
+    the running tally keeps them) the ranges cover the whole history, so they only
+    ever grow: the axes hold still while outliers enter and leave the drawn window.
+    Without it they cover the points of ``window``.
+    """
     ds = ws.dataset
     out = []
     for name in (x_feature, y_feature):
         j = ds.features.index(name)
         lo, hi = _cached(("quantiles", ds.fingerprint, j), lambda j=j: np.quantile(ds.X[ds.train, j], [0.001, 0.999]))
+        if extent is not None:
+            seen_lo, seen_hi = float(extent[0][j]), float(extent[1][j])
+            if np.isfinite(seen_lo) and np.isfinite(seen_hi):
+                lo, hi = min(lo, seen_lo), max(hi, seen_hi)
         values = np.asarray(window[name])
         if len(values):
             lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
@@ -125,7 +144,7 @@ def decision_grid(
     bundle = ws.models(version)
     if not bundle.models.has_classifier:
         return None
-    key = (str(ws.paths.home), ws.dataset.fingerprint, bundle.version, x_feature, y_feature, x_range, y_range)
+    key = (str(ws.paths.home), ws.generation, bundle.version, x_feature, y_feature, x_range, y_range)
     with _grid_lock:
         if key in _grid_cache:
             return _grid_cache[key]
@@ -160,10 +179,14 @@ def training_sample(ws: Workspace, n: int = 1_500, seed: int = 0) -> pd.DataFram
 
 
 def history_page(
-    ws: Workspace, statuses: list[str] | None, page: int, page_size: int = 200
+    ws: Workspace, statuses: list[str] | None, page: int, page_size: int = 200, state: StreamState | None = None
 ) -> tuple[pd.DataFrame, int]:
-    """One page of the replayed history (newest first), optionally filtered by status."""
-    state = ws.stream.state()
+    """One page of the replayed history (newest first), optionally filtered by status.
+
+    Pass the ``state`` read for the rest of the drawing so that the page and its count
+    describe the same moment of the stream.
+    """
+    state = state or ws.stream.state()
     codes = np.asarray(ws.stream.arrays()["status"][: state.cursor])
     if statuses:
         wanted = [scoring.STATUS_NAMES.index(s) for s in statuses]

@@ -47,6 +47,8 @@ class Tally:
     bands: np.ndarray  # points per probability band, see BANDS (no classifier: in none)
     waiting: int  # points with a reason to be reviewed, labelled or not
     histograms: np.ndarray  # per feature, points per bin of the stream's layout
+    low: np.ndarray  # per feature, the smallest replayed value (+inf before any row)
+    high: np.ndarray  # per feature, the largest replayed value (-inf before any row)
 
     @property
     def fraud(self) -> int:
@@ -100,6 +102,8 @@ class RunningTally:
             bands=np.zeros(4, dtype=np.int64),
             waiting=0,
             histograms=np.zeros((len(self._edges), len(self._edges[0]) + 1), dtype=np.int64),
+            low=np.full(len(self._edges), np.inf),
+            high=np.full(len(self._edges), -np.inf),
         )
 
     def update(
@@ -127,6 +131,7 @@ class RunningTally:
                 t = replace(t, picks=state.picks, waiting=waiting)
             if state.cursor > t.cursor:
                 status, bands, hist = t.status.copy(), t.bands.copy(), t.histograms.copy()
+                low, high = t.low.copy(), t.high.copy()
                 waiting = t.waiting
                 for lo in range(t.cursor, state.cursor, CHUNK):
                     hi = min(state.cursor, lo + CHUNK)
@@ -134,10 +139,21 @@ class RunningTally:
                     bands += band_counts(np.asarray(arrays["proba"][lo:hi]))
                     waiting += int(waiting_flags(arrays, audit, lo, hi).sum())
                     X = features(lo, hi)
+                    np.minimum(low, X.min(axis=0), out=low)
+                    np.maximum(high, X.max(axis=0), out=high)
                     for j, edges in enumerate(self._edges):
                         hist[j] += np.bincount(np.searchsorted(edges, X[:, j], side="right"), minlength=len(edges) + 1)
-                for arr in (status, bands, hist):
+                for arr in (status, bands, hist, low, high):
                     arr.flags.writeable = False  # tallies handed out are shared, never changed
-                t = replace(t, cursor=state.cursor, status=status, bands=bands, waiting=waiting, histograms=hist)
+                t = replace(
+                    t,
+                    cursor=state.cursor,
+                    status=status,
+                    bands=bands,
+                    waiting=waiting,
+                    histograms=hist,
+                    low=low,
+                    high=high,
+                )
             self._tally = t
             return t

@@ -43,6 +43,52 @@ class Terms:
     def normal_title(self) -> str:
         return self.normal[:1].upper() + self.normal[1:]
 
+    def status(self, name: str) -> str:
+        """A point status as shown: the core's ``fraud`` status in the dataset's own word.
+
+        >>> Terms(normal="benign", abnormal="malignant").status("fraud")
+        'malignant'
+        """
+        return {"fraud": self.abnormal, "normal": self.normal}.get(name, name)
+
+    def statuses(self, names) -> list[str]:
+        return [self.status(n) for n in names]
+
+
+def elapsed(seconds: float) -> str:
+    """Seconds since the data's first row as elapsed time: ``h:mm:ss``, with days past 24 h.
+
+    >>> elapsed(105_123), elapsed(59), elapsed(3_600 * 5 + 61)
+    ('1 d 05:12:03', '0:00:59', '5:01:01')
+    """
+    if seconds != seconds:  # NaN
+        return ""
+    total = round(float(seconds))
+    sign, total = ("−", -total) if total < 0 else ("", total)
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{sign}{days} d {hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{sign}{hours}:{minutes:02d}:{secs:02d}"
+
+
+#: Tick steps for an elapsed-time axis, in seconds.
+_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1_800, 3_600, 7_200, 10_800, 21_600, 43_200, 86_400)
+
+
+def elapsed_ticks(lo: float, hi: float, count: int = 6) -> tuple[list[float], list[str]]:
+    """Round tick positions between ``lo`` and ``hi`` seconds and their elapsed-time labels.
+
+    >>> elapsed_ticks(100_000, 101_000)[1][:2]
+    ['1 d 03:50:00', '1 d 03:55:00']
+    """
+    span = max(float(hi) - float(lo), 1.0)
+    step = next((s for s in _STEPS if span / s <= count), _STEPS[-1])
+    first = -(-float(lo) // step) * step
+    values = [first + i * step for i in range(int((float(hi) - first) // step) + 1)]
+    return values, [elapsed(v) for v in values]
+
 
 def _is_word(value: str | None) -> bool:
     if not value:

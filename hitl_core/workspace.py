@@ -24,6 +24,7 @@ from hitl_core.config import Paths, workspace_home
 from hitl_core.datasets import DatasetSpec, PreparedDataset
 from hitl_core.durable import atomic_write_json, exclusive, read_json
 from hitl_core.errors import IntegrityError, InvalidInput, NotReady
+from hitl_core.jobs import Job, JobBoard
 from hitl_core.labels import LabelRequest, LabelStore, clean_label, clean_reviewer
 from hitl_core.registry import ModelBundle, ModelRegistry
 from hitl_core.replay import Advance, StreamState, StreamStore
@@ -56,16 +57,72 @@ class Workspace:
 
     def __init__(self, home: str | Path | None = None) -> None:
         self.paths = Paths(workspace_home(home))
-        self.labels = LabelStore(self.paths.labels)
-        self.registry = ModelRegistry(self.paths.models)
-        self.stream = StreamStore(self.paths.stream)
+        self.jobs = JobBoard()
         self._mutex = threading.RLock()
-        self._dataset: PreparedDataset | None = None
-        self._bundles: dict[int, ModelBundle] = {}
-        self._version_labels: dict[int, pd.DataFrame] = {}
-        self._thresholds: dict[int, float] = {}
-        self._audit: np.ndarray | None = None
-        self._tally: RunningTally | None = None
+        self._incarnation: tuple | None = ()  # never a real key: the first look opens the stores
+        self._sync()
+
+    # -- one incarnation of the workspace ----------------------------------------------
+    def _spec_key(self) -> tuple | None:
+        """Identity of ``workspace.json`` on disk: every (re-)initialisation writes a new file."""
+        try:
+            st = self.paths.spec.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _sync(self) -> None:
+        """Drop every per-process cache when the workspace was (re-)initialised.
+
+        The single place where cached state is invalidated: a re-initialisation (from
+        this process, another session or the CLI) writes a new ``workspace.json`` last,
+        and the next look from any thread of this process sees its new identity and
+        reopens the stores (label events, stream arrays, registry) with empty caches.
+        """
+        key = self._spec_key()
+        if key == self._incarnation:
+            return
+        with self._mutex:
+            if key == self._incarnation:
+                return
+            self._labels = LabelStore(self.paths.labels)
+            self._registry = ModelRegistry(self.paths.models)
+            self._stream = StreamStore(self.paths.stream)
+            self._dataset: PreparedDataset | None = None
+            self._bundles: dict[int, ModelBundle] = {}
+            self._version_labels: dict[int, pd.DataFrame] = {}
+            self._thresholds: dict[int, float] = {}
+            self._audit: np.ndarray | None = None
+            self._tally: RunningTally | None = None
+            self._spec: dict[str, Any] | None = None
+            self._incarnation = key
+
+    @property
+    def labels(self) -> LabelStore:
+        self._sync()
+        return self._labels
+
+    @property
+    def registry(self) -> ModelRegistry:
+        self._sync()
+        return self._registry
+
+    @property
+    def stream(self) -> StreamStore:
+        self._sync()
+        return self._stream
+
+    @property
+    def generation(self) -> str | None:
+        """Which initialisation of the workspace this is (its ``created_at``); None before the first.
+
+        Sessions compare it with the one they last drew to drop their own state
+        (skipped points, the last retrain's result) after a re-initialisation.
+        """
+        if not self.ready:
+            return None
+        spec = self.spec
+        return f"{spec.get('created_at')}|{spec.get('fingerprint')}"
 
     # -- setup -----------------------------------------------------------------------
     @property
@@ -75,9 +132,13 @@ class Workspace:
 
     @property
     def spec(self) -> dict[str, Any]:
-        if not self.ready:
-            raise NotReady(f"the workspace at {self.paths.home} has not been initialised")
-        return read_json(self.paths.spec)
+        self._sync()
+        with self._mutex:
+            if self._spec is None:
+                if not self.ready:
+                    raise NotReady(f"the workspace at {self.paths.home} has not been initialised")
+                self._spec = read_json(self.paths.spec)
+            return dict(self._spec)
 
     @property
     def terms(self) -> wording.Terms:
@@ -94,6 +155,18 @@ class Workspace:
                 return False
             self._initialise(datasets.load(self.paths, "demo"), progress)
             return True
+
+    def start_setup(self) -> Job | None:
+        """Bootstrap an empty workspace on a background thread of this process.
+
+        The setup then runs to its end whoever watches it: a browser tab that started
+        it may close. Every caller gets the same job while it runs (and
+        :meth:`bootstrap` itself sets up at most once, also across processes). None
+        when the workspace is ready and no setup ran in this process.
+        """
+        if self.ready:
+            return self.jobs.get("setup")
+        return self.jobs.start("setup", lambda progress: self.bootstrap(progress=progress))
 
     def init(
         self,
@@ -199,16 +272,13 @@ class Workspace:
             "created_at": datetime.now(UTC).isoformat(),
         }
         atomic_write_json(self.paths.spec, spec)  # written last: marks the workspace ready
-        with self._mutex:
-            self._dataset, self._bundles, self._version_labels = None, {}, {}
-            self._thresholds, self._audit, self._tally = {}, None, None
-        self.stream._arrays = None
-        self.stream._layout = None
+        self._sync()  # this process sees the new incarnation at once (others on their next look)
         progress(1.0, f"Ready: {len(prepared):,} rows, version {version} trained.")
 
     # -- data and models ---------------------------------------------------------------
     @property
     def dataset(self) -> PreparedDataset:
+        self._sync()
         with self._mutex:
             if self._dataset is None:
                 spec = self.spec

@@ -28,14 +28,14 @@ def test_a_new_stream_starts_at_zero_and_plays(ws: Workspace):
 
 
 def test_clock_ticks_advance_by_speed_and_elapsed_time_only(ws: Workspace):
-    ws.stream.set_speed(20)
+    ws.stream.set_speed(50)
     t0 = ws.stream.state().clock
-    assert ws.tick(now=t0 + 0.5).rows == 10
+    assert ws.tick(now=t0 + 0.5).rows == 25
     assert ws.tick(now=t0 + 0.5).rows == 0  # same instant, another session: nothing more is due
-    assert ws.tick(now=t0 + 1.0).rows == 10
+    assert ws.tick(now=t0 + 1.0).rows == 25
     ws.stream.pause()
     assert ws.tick(now=t0 + 100).rows == 0
-    assert ws.stream.state().cursor == 20
+    assert ws.stream.state().cursor == 50
 
 
 def test_a_long_gap_does_not_jump_the_stream(ws: Workspace):

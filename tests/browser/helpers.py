@@ -252,3 +252,15 @@ def map_traces(page, selector: str = MAP) -> list[dict]:
 def map_status_of_points(page, selector: str = MAP) -> dict[int, str]:
     """point id -> the status trace it is drawn in."""
     return {pid: t["name"] for t in map_traces(page, selector) for pid in t["ids"]}
+
+
+# The Monitor's speed, as drawn between its Slower and Faster buttons ("**25** rows/s").
+SPEED_JS = """(() => {
+  const box = document.querySelector('.st-key-controls');
+  const m = box && box.innerText.match(/(\\d+)\\s*rows\\/s/);
+  return m ? parseInt(m[1], 10) : null;
+})()"""
+
+
+def speed_shown(page) -> int | None:
+    return page.evaluate(SPEED_JS)

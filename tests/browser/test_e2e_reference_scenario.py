@@ -20,10 +20,12 @@ from tests.browser.helpers import (
     LOAD_TIMEOUT_MS,
     MAP,
     METRIC_JS,
+    SPEED_JS,
     goto_page,
     map_status_of_points,
     metric_int,
     open_app,
+    speed_shown,
     wait_idle,
     wait_metric_at_least,
 )
@@ -36,30 +38,23 @@ FIRST_WAVE, SECOND_WAVE = WAVES[0], WAVES[1]
 # Replayed through the core API before the server starts, to save a minute of watching.
 PREPARED_ROWS = 1_000
 # While the stream plays, a busy two-core machine can show the Monitor several seconds
-# late, and a click on Pause lands as late: measured up to ~17 s. At 20 rows/s that is
-# ~350 rows, well short of the second wave at 2,000. The second wave is watched at
+# late, and a click on Pause lands as late: measured up to ~17 s. At 25 rows/s that is
+# ~430 rows, well short of the second wave at 2,000. The second wave is watched at
 # 50 rows/s, so that the map's 500-point window spans 10 s of stream: a late refresh
 # still overlaps the one before it.
-FIRST_SPEED, SECOND_SPEED = 20, 50
+FIRST_SPEED, SECOND_SPEED = 25, 50
 
 
 def _set_speed(page, value: int) -> None:
-    """Move the speed slider with the keyboard, one notch at a time, as a person would."""
+    """Click Faster / Slower, one notch at a time, as a person would."""
     for _ in SPEEDS:
-        slider = page.get_by_role("slider", name="Speed (rows per second)")
-        current = int(slider.get_attribute("aria-valuetext"))
+        current = speed_shown(page)
         if current == value:
             return
-        slider.press("ArrowRight")
-        # The shared speed re-keys the widget, so for a moment the old slider and the
-        # new one may both be there: wait for a single one showing the next speed.
-        page.wait_for_function(
-            "(a) => { const s = document.querySelectorAll(`input[type=range][aria-label='${a.label}']`);"
-            " return s.length === 1 && s[0].getAttribute('aria-valuetext') === a.value; }",
-            arg={"label": "Speed (rows per second)", "value": str(SPEEDS[SPEEDS.index(current) + 1])},
-            polling="raf",
-        )
-    raise AssertionError(f"the speed slider never reached {value}")
+        page.get_by_role("button", name="Faster" if current < value else "Slower").click()
+        following = SPEEDS[SPEEDS.index(current) + (1 if current < value else -1)]
+        page.wait_for_function(SPEED_JS + f" === {following}", polling="raf")
+    raise AssertionError(f"the speed never reached {value}")
 
 
 def _card_point(page) -> int:
