@@ -49,7 +49,7 @@ class Terms:
         >>> Terms(normal="benign", abnormal="malignant").status("fraud")
         'malignant'
         """
-        return {"fraud": self.abnormal, "normal": self.normal}.get(name, name)
+        return {"fraud": self.abnormal, "abnormal": self.abnormal, "normal": self.normal}.get(name, name)
 
     def statuses(self, names) -> list[str]:
         return [self.status(n) for n in names]

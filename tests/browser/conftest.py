@@ -64,12 +64,12 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def new_page(chromium) -> Iterator[Callable[[], Any]]:
+def new_page(chromium) -> Iterator[Callable[..., Any]]:
     """Open a page in a fresh browser context (a new Streamlit session each)."""
     contexts = []
 
-    def make():
-        ctx = chromium.new_context(viewport=VIEWPORT)
+    def make(viewport: dict | None = None):
+        ctx = chromium.new_context(viewport=viewport or VIEWPORT)
         ctx.set_default_timeout(ACTION_TIMEOUT_MS)
         contexts.append(ctx)
         return ctx.new_page()
@@ -84,8 +84,8 @@ def serve(tmp_path) -> Iterator[Callable[[Path], Server]]:
     """Start a server over a workspace folder; every server is stopped after the test."""
     servers: list[Server] = []
 
-    def start(home: Path) -> Server:
-        server = start_server(home, tmp_path / f"streamlit-{len(servers)}.log")
+    def start(home: Path, as_in_readme: bool = False) -> Server:
+        server = start_server(home, tmp_path / f"streamlit-{len(servers)}.log", as_in_readme=as_in_readme)
         servers.append(server)
         return server
 

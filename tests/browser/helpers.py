@@ -76,26 +76,18 @@ class Server:
                 pass
 
 
-def start_server(home: Path, log: Path) -> Server:
+def start_server(home: Path, log: Path, as_in_readme: bool = False) -> Server:
+    """Start ``streamlit run Home.py`` over ``home`` on 127.0.0.1 and a free port.
+
+    ``as_in_readme`` passes nothing but the address: the settings are the project's
+    own (.streamlit/config.toml), as with the README's run command.
+    """
     port = _free_port()
     env = {**os.environ, "HITL_HOME": str(home)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "Home.py",
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+    cmd = [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true"]
+    if not as_in_readme:
+        cmd += ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
+    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     with log.open("w") as out:
         proc = subprocess.Popen(
             cmd,
