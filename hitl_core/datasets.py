@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -463,13 +464,20 @@ def load(
         )
     label = builtin.label if label == DEFAULT else (label or None)
     time = builtin.time if time == DEFAULT else (time or None)
-    chosen = parse_features(features) if features is not None and features != "all" else None
-    if features == "all" or (isinstance(features, str) and features.strip().lower() == "all"):
-        chosen = builtin.all_features or _numeric_columns(frame, label, time)
-    elif chosen is None:
-        chosen = builtin.features or _numeric_columns(frame, label, time)
+    choice = choose_features(frame, label, time)
+    if isinstance(features, str) and features.strip().lower() == "all":
+        chosen, origin = builtin.all_features or choice.offered, "all"
+    elif features is None:
+        chosen, origin = (builtin.features, "dataset") if builtin.features else (choice.features, "inferred")
+    else:
+        chosen, origin = parse_features(features), "given"
     if not chosen:
-        raise InvalidInput("no numeric feature columns found; name them with --features")
+        reasons = "; ".join(f"{c}: {r}" for c, r in choice.left_out.items())
+        raise InvalidInput(
+            "no column can be a feature by default"
+            + (f" ({_shorten(reasons)})" if reasons else "")
+            + "; name the features with --features"
+        )
     spec = DatasetSpec(
         name=name,
         features=tuple(chosen),
@@ -479,16 +487,97 @@ def load(
         positive=positive if positive is not None else builtin.positive if label == builtin.label else None,
         base_fraction=BASE_FRACTION if base_fraction is None else float(base_fraction),
         invalid=invalid,
-        extra={"keep_extra": name == "demo"},
+        extra={
+            "keep_extra": name == "demo",
+            "features_from": origin,
+            "left_out": {c: r for c, r in choice.left_out.items() if c not in chosen},
+        },
     )
     return prepare(frame, spec)
 
 
-def _numeric_columns(frame: pd.DataFrame, label: str | None, time: str | None) -> tuple[str, ...]:
-    return tuple(
-        c
-        for c in frame.columns
-        if c not in (label, time)
-        and pd.api.types.is_numeric_dtype(frame[c])
-        and not pd.api.types.is_bool_dtype(frame[c])
-    )
+#: Column names (or name parts) that mark a time column: never a default feature.
+TIME_WORDS = frozenset({"time", "timestamp", "datetime", "date", "ts"})
+#: Column names (or name parts) that, with exactly two values, mark a label column.
+LABEL_WORDS = frozenset({"class", "label", "target", "fraud", "isfraud", "y", "outcome"})
+
+LABEL_COLUMN = "label column"
+TIME_COLUMN = "time column"
+NOT_NUMERIC = "not numeric"
+NO_VALUES = "no values (every cell is empty)"
+NAMED_LIKE_TIME = "looks like a time column (named like one)"
+NEVER_DECREASES = "looks like a time column (its values never decrease)"
+LOOKS_LIKE_LABEL = "looks like a label (two values, named like one)"
+
+
+@dataclass(frozen=True)
+class FeatureChoice:
+    """The default features of a table, what could be a feature, and why the rest is left out.
+
+    ``offered`` are the numeric columns other than the label and time columns: any of
+    them may be chosen explicitly. ``features`` are those a user gets without
+    choosing: ``offered`` minus the columns that look like a time or a label column
+    (a raw time column makes every later row look novel; a label column leaks the
+    answer). ``left_out`` maps every other column to the reason, in table order.
+    """
+
+    features: tuple[str, ...]
+    offered: tuple[str, ...]
+    left_out: dict[str, str]
+
+
+def choose_features(frame: pd.DataFrame, label: str | None = None, time: str | None = None) -> FeatureChoice:
+    """The default features of ``frame`` given its label and time columns (None: none).
+
+    >>> frame = pd.DataFrame({"Time": [0, 5, 9], "V1": [3.0, 1.0, 2.0], "Class": [0, 1, 0], "who": list("abc")})
+    >>> choice = choose_features(frame)
+    >>> choice.features, choice.offered
+    (('V1',), ('Time', 'V1', 'Class'))
+    >>> choice.left_out["Time"], choice.left_out["Class"], choice.left_out["who"]
+    ('looks like a time column (named like one)', 'looks like a label (two values, named like one)', 'not numeric')
+    >>> choose_features(frame, label="Class", time="Time").left_out["Class"]
+    'label column'
+    """
+    features, offered, left_out = [], [], {}
+    for column in frame.columns:
+        series = frame[column]
+        name = str(column)
+        if name == label:
+            left_out[name] = LABEL_COLUMN
+        elif name == time:
+            left_out[name] = TIME_COLUMN
+        elif series.isna().all():
+            left_out[name] = NO_VALUES
+        elif not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            left_out[name] = NOT_NUMERIC
+        else:
+            offered.append(name)
+            reason = _looks_like(name, series)
+            if reason:
+                left_out[name] = reason
+            else:
+                features.append(name)
+    return FeatureChoice(tuple(features), tuple(offered), left_out)
+
+
+def _looks_like(name: str, series: pd.Series) -> str | None:
+    """Why a numeric column should not be a default feature, or None."""
+    words = _name_words(name)
+    if words & TIME_WORDS:
+        return NAMED_LIKE_TIME
+    if words & LABEL_WORDS and series.nunique(dropna=True) == 2:
+        return LOOKS_LIKE_LABEL
+    if len(series) > 1 and series.is_monotonic_increasing and series.iloc[-1] > series.iloc[0]:
+        return NEVER_DECREASES
+    return None
+
+
+def _name_words(name: str) -> set[str]:
+    """``"is_fraud"`` -> {"is_fraud", "is", "fraud", "isfraud"}; camelCase splits too."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name.strip())
+    parts = [p for p in re.split(r"[^a-z0-9]+", spaced.lower()) if p]
+    return {name.strip().lower(), "".join(parts), *parts}
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

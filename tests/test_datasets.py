@@ -13,7 +13,7 @@ import pytest
 
 from hitl_core import InvalidInput, NotReady, Workspace, openml
 from hitl_core.config import MIN_LABELS_PER_CLASS
-from hitl_core.datasets import KAGGLE_FEATURES
+from hitl_core.datasets import KAGGLE_FEATURES, choose_features
 from tests.conftest import SHARED_DATA, digest, run_cli
 
 MALFORMED = Path(__file__).resolve().parent / "data" / "malformed"
@@ -132,7 +132,71 @@ def test_replay_order_follows_the_time_column_else_file_order(tmp_path):
         in_file_order.dataset.X[:, list(in_file_order.dataset.features).index("V4")], shuffled["V4"].to_numpy()
     )
     assert in_file_order.dataset.n_base == 200
-    assert "Time" in in_file_order.dataset.features  # every numeric column but the label is a feature
+    assert "Time" not in in_file_order.dataset.features  # a raw time column is never a default feature
+    assert set(in_file_order.dataset.features) == set(KAGGLE_FEATURES)
+
+
+def test_detector_only_load_leaves_out_the_time_and_label_columns(tmp_path):
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(
+        {
+            "Time": np.sort(rng.integers(0, 10_000, 600)),
+            "V1": rng.normal(size=600),
+            "Class": (rng.random(600) < 0.1).astype(int),
+            "V2": rng.normal(size=600),
+        }
+    )
+    path = tmp_path / "unlabelled.parquet"
+    frame.to_parquet(path)
+    ws = Workspace(tmp_path / "ws")
+    prepared = ws.init("table", path, label=None)
+    assert prepared.features == ("V1", "V2")
+    assert prepared.spec.extra["features_from"] == "inferred"
+    assert prepared.spec.extra["left_out"] == {
+        "Time": "looks like a time column (named like one)",
+        "Class": "looks like a label (two values, named like one)",
+    }
+    assert ws.spec["dataset"]["extra"]["left_out"] == prepared.spec.extra["left_out"]  # kept with the workspace
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "reason"),
+    [
+        ("timestamp", np.arange(300.0)[::-1], "named like one"),  # named like time, even decreasing
+        ("event_ts", np.zeros(300), "named like one"),
+        ("seq", np.arange(300) // 3, "never decrease"),  # monotonic non-decreasing
+        ("is_fraud", np.arange(300) % 2, "looks like a label"),
+        ("target", np.arange(300) % 2, "looks like a label"),
+        ("outcome", np.arange(300) % 2, "looks like a label"),
+        ("y", np.arange(300) % 2, "looks like a label"),
+    ],
+)
+def test_time_like_and_label_like_columns_are_never_default_features(column, values, reason):
+    frame = pd.DataFrame({"V1": np.random.default_rng(0).normal(size=300), column: values})
+    choice = choose_features(frame)
+    assert choice.features == ("V1",)
+    assert column in choice.offered  # still there to choose explicitly
+    assert reason in choice.left_out[column]
+
+
+def test_a_column_is_only_label_like_with_two_values_and_a_label_name():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "V1": rng.normal(size=300),
+            "class": rng.integers(0, 3, 300),  # three values: a feature like any other
+            "flag": rng.integers(0, 2, 300),  # two values, but not named like a label
+        }
+    )
+    assert choose_features(frame).features == ("V1", "class", "flag")
+
+
+def test_a_table_whose_numeric_columns_all_look_like_time_is_refused_naming_them(tmp_path):
+    path = tmp_path / "times.csv"
+    pd.DataFrame({"Time": np.arange(300), "who": ["x"] * 300}).to_csv(path, index=False)
+    with pytest.raises(InvalidInput, match=r"Time: looks like a time column.*who: not numeric.*--features"):
+        Workspace(tmp_path / "ws").init("table", path, label=None)
+    assert not (tmp_path / "ws").exists() or not Workspace(tmp_path / "ws").ready
 
 
 def _loop(ws: Workspace, steps: int, labels: int) -> None:
