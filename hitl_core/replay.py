@@ -237,20 +237,30 @@ class StreamStore:
             )
             return self._write_state(raw)
 
-    def request_review(self, positions: np.ndarray) -> int:
-        """Mark replayed rows as picked for review; returns how many were newly marked."""
-        positions = np.unique(np.asarray(positions, dtype=np.int64))
+    def request_review(self, positions: np.ndarray, waiting: np.ndarray | None = None) -> int:
+        """Mark replayed rows as picked for review; returns how many are new in the queue.
+
+        ``waiting`` (aligned with ``positions``) flags rows that are in the queue for
+        another reason already, or labelled: they are marked too, but not counted. A
+        row picked before is never counted again.
+        """
+        positions = np.asarray(positions, dtype=np.int64)
+        waiting = np.zeros(len(positions), dtype=bool) if waiting is None else np.asarray(waiting, dtype=bool)
+        if waiting.shape != positions.shape:
+            raise InvalidInput("one waiting flag per position is needed")
+        positions, first = np.unique(positions, return_index=True)
+        waiting = waiting[first]
         with self._locked():
             raw = read_json(self.state_path)
             if len(positions) and (positions.min() < 0 or positions.max() >= raw["cursor"]):
                 raise InvalidInput("only points that have already been replayed can be sent to review")
             requested = self.arrays()["requested"]
-            fresh = int((~requested[positions]).sum())
-            if fresh:
+            unmarked = ~np.asarray(requested[positions], dtype=bool)
+            if unmarked.any():
                 requested[positions] = True
                 raw["picks"] = raw.get("picks", 0) + 1  # tallies of the history recount the queue
                 self._write_state(raw)  # durable: flushes the arrays too
-            return fresh
+            return int((unmarked & ~waiting).sum())
 
     # -- advancing -------------------------------------------------------------------
     def advance(

@@ -439,11 +439,25 @@ class Workspace:
         return labelled
 
     def pick_for_review(self, point_ids: Sequence[int]) -> int:
-        """Send replayed points to the review queue; returns how many were new there."""
+        """Send replayed points to the review queue; returns how many were new there.
+
+        Every picked point is marked (picked points lead the queue), but only points
+        that were neither waiting already (unknown, uncertain, audit sample, picked
+        before) nor labelled count as new.
+        """
         ids = [self._check_point(pid) for pid in point_ids]
         if not ids:
             raise InvalidInput("no points were selected")
-        return self.stream.request_review(self.dataset.stream_position(np.asarray(ids, dtype=np.int64)))
+        positions = np.unique(self.dataset.stream_position(np.asarray(ids, dtype=np.int64)))
+        arrays = self.stream.arrays()
+        queued = scoring.queue_reasons(
+            np.asarray(arrays["proba"][positions], dtype=np.float64),
+            np.asarray(arrays["unknown"][positions]),
+            np.zeros(len(positions), dtype=bool),  # picked before: request_review knows, under its lock
+            self._audit_flags()[positions],
+        )
+        labelled = np.isin(positions, self._labelled_positions(int(positions.max()) + 1))
+        return self.stream.request_review(positions, waiting=(queued >= 0) | labelled)
 
     # -- review ------------------------------------------------------------------------
     def queue(self, with_features: bool = True) -> pd.DataFrame:
