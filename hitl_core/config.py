@@ -44,6 +44,22 @@ HOLDOUT_FRACTION = 0.2
 RECALL_TOLERANCE = 0.01
 #: Deterministic share of confident points sent to review as an audit sample.
 AUDIT_SHARE = 0.002
+#: Share of stream points eligible for the review queue's exploration lane (a fixed,
+#: deterministic random sample: how many of them reach a human is the policy's share).
+EXPLORATION_RATE = 0.01
+#: The default review policy (see hitl_core.policy): the share of the queue's head each
+#: reason gets, alerts a reviewer team confirms per day of data (0 = every alert), and
+#: the order within each reason. A workspace keeps its own copy in artifacts/policy.json.
+REVIEW_POLICY = {
+    "shares": {"unknown": 0.3, "alert": 0.4, "uncertain": 0.2, "exploration": 0.1},
+    "alert_capacity": 0,
+    "order": {
+        "unknown": "most novel",
+        "alert": "most confident",
+        "uncertain": "closest to the threshold",
+        "exploration": "newest",
+    },
+}
 
 #: Replay: rows per second offered in the speed control, and the default.
 SPEEDS = (1, 2, 5, 10, 25, 50, 100, 200, 500)
