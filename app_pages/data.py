@@ -1,11 +1,13 @@
-import pandas as pd
+import hashlib
+import re
+
 import streamlit as st
 
 from hitl_app import context
 from hitl_app.state import StateKeys
-from hitl_core import HitlError
+from hitl_core import HitlError, wording
 from hitl_core.config import BASE_FRACTION, MAX_INPUT_MB
-from hitl_core.datasets import BUILTINS, KAGGLE_FEATURES
+from hitl_core.datasets import BUILTINS, KAGGLE_FEATURES, choose_features
 
 ws = context.workspace()
 st.title("Data")
@@ -18,10 +20,18 @@ SOURCES = {
     "table": "Any table: CSV, gzipped CSV or parquet",
 }
 NONE = "(none)"
+LEFT_OUT_SHOWN = 30
+
+
+def plain(text: str) -> str:
+    """A column name shown in Markdown as typed (``mean_radius_`` must not turn italic)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~<>$])", r"\\\1", text)
+
 
 with context.user_errors():
     spec = ws.spec
     d = spec["dataset"]
+    terms = ws.terms
     st.subheader("This workspace")
     cols = st.columns(4)
     cols[0].metric("Dataset", d["name"])
@@ -29,9 +39,9 @@ with context.user_errors():
     cols[2].metric("Features", len(d["features"]))
     cols[3].metric("Mode", "classifier" if ws.mode == "classifier" else "detector-only")
     st.caption(
-        f"Source: {d['source']} · label column: {d['label'] or 'none'} · replay order: "
-        f"{'by ' + d['time'] if d['time'] else 'file order'} · {spec['train_rows']:,} training rows, "
-        f"{spec['holdout_rows']:,} held out, {spec['stream_rows']:,} to replay"
+        f"Source: {d['source']} · label column: {d['label'] or 'none'} · classes: {terms.normal} and "
+        f"{terms.abnormal} · replay order: {'by ' + d['time'] if d['time'] else 'file order'} · "
+        f"{spec['train_rows']:,} training rows, {spec['holdout_rows']:,} held out, {spec['stream_rows']:,} to replay"
         + (f" · {d['dropped_rows']:,} incomplete rows dropped" if d.get("dropped_rows") else "")
         + f" · features: {', '.join(d['features'])}"
     )
@@ -41,25 +51,37 @@ st.write(
     "Pick a dataset, check the preview, choose the columns, then initialise. The earliest part of the rows "
     "trains version 1 (its latest fifth is held out to evaluate every version); the rest is replayed."
 )
-name = st.radio("Dataset", list(SOURCES), format_func=SOURCES.get, key="data_source")
+name = st.radio("Dataset", list(SOURCES), format_func=SOURCES.get, key=StateKeys.DATA_SOURCE)
 builtin = BUILTINS[name]
 upload = None
+identity = name
 if builtin.needs_file:
     file = st.file_uploader(
-        f"Upload the file (at most {MAX_INPUT_MB} MB)", type=["csv", "gz", "parquet"], key="data_upload"
+        f"Upload the file (at most {MAX_INPUT_MB} MB)", type=["csv", "gz", "parquet"], key=StateKeys.DATA_UPLOAD
     )
     if file is None:
         st.info("Upload a file to see its preview and choose its columns.")
         st.stop()
-    upload = (file.name, file.getvalue())
+    content = file.getvalue()
+    upload = (file.name, content)
+    digests = st.session_state.setdefault(StateKeys.DATA_DIGESTS, {})
+    if file.file_id not in digests:  # hash each upload once, not on every rerun
+        digests.clear()
+        digests[file.file_id] = hashlib.sha256(content).hexdigest()
+    identity = f"{name}\x1f{file.name}\x1f{len(content)}\x1f{digests[file.file_id]}"
 
-cache = st.session_state.setdefault("data_preview_cache", {})
-cache_key = (name, upload[0], len(upload[1])) if upload else (name,)
+# Column choices belong to one file: a new file (or dataset) starts from its own defaults.
+prefix = f"{StateKeys.DATA_CHOICES}{hashlib.sha256(identity.encode()).hexdigest()[:16]}_"
+for key in [k for k in st.session_state if k.startswith(StateKeys.DATA_CHOICES) and not k.startswith(prefix)]:
+    del st.session_state[key]
+
+cache = st.session_state.setdefault(StateKeys.DATA_PREVIEW, {})
 try:
-    if cache_key not in cache:
+    if identity not in cache:
         cache.clear()
-        cache[cache_key] = ws.preview(name, upload=upload)
-    frame: pd.DataFrame = cache[cache_key]
+        preview = ws.preview(name, upload=upload)
+        cache[identity] = preview.set_axis([str(c).strip() for c in preview.columns], axis=1)
+    frame = cache[identity]
 except HitlError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
@@ -67,8 +89,7 @@ except HitlError as exc:
 st.markdown(f"**Preview** — {len(frame):,} rows × {frame.shape[1]} columns")
 st.dataframe(frame.head(20), width="stretch", height=260)
 
-columns = [str(c) for c in frame.columns]
-numeric = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c])]
+columns = list(frame.columns)
 default_label = builtin.label if builtin.label in columns else NONE
 default_time = builtin.time if builtin.time in columns else NONE
 with st.container(border=True):
@@ -77,46 +98,60 @@ with st.container(border=True):
         "Label column (two values; none = detector-only)",
         [NONE, *columns],
         index=[NONE, *columns].index(default_label),
-        key=f"data_label_{name}",
+        key=prefix + "label",
     )
     time = c2.selectbox(
         "Time column (replay order; none = file order)",
         [NONE, *columns],
         index=[NONE, *columns].index(default_time),
-        key=f"data_time_{name}",
+        key=prefix + "time",
     )
+    label_column = None if label == NONE else label
+    time_column = None if time == NONE else time
     positive = None
-    if label != NONE:
+    if label_column:
         values = sorted(frame[label].dropna().astype(str).str.strip().unique().tolist())[:20]
         default_positive = builtin.positive if builtin.positive in values else (values[-1] if values else None)
         positive = c1.selectbox(
             "Value meaning abnormal",
             values,
             index=values.index(default_positive) if default_positive in values else 0,
-            key=f"data_positive_{name}_{label}",
+            key=f"{prefix}positive_{label}",
         )
-    candidates = [c for c in numeric if c not in (label, time)]
-    default_features = [f for f in (builtin.features or candidates) if f in candidates]
-    features_key = f"data_features_{name}_{label}_{time}"
-    st.session_state.setdefault(features_key, default_features)
-    everything = [f for f in (builtin.all_features or ()) if f in candidates]
-    if len(everything) > len(default_features):
+        words = wording.terms({"name": name, "label": label_column, "positive": positive})
+        c1.caption(f"Pages will call the two classes *{words.normal}* and *{words.abnormal}*.")
+
+    choice = choose_features(frame, label_column, time_column)
+    features_key = prefix + "features"
+    if features_key not in st.session_state:
+        st.session_state[features_key] = [f for f in (builtin.features or choice.features) if f in choice.offered]
+    else:  # a column just made the label or time column stops being a feature
+        kept = [f for f in st.session_state[features_key] if f in choice.offered]
+        if kept != st.session_state[features_key]:
+            st.session_state[features_key] = kept
+    everything = [f for f in (builtin.all_features or ()) if f in choice.offered]
+    if len(everything) > len(st.session_state[features_key]):
         c2.button(
             f"Use all {len(everything)} features",
-            key=f"all_{name}",
+            key=prefix + "all",
             on_click=lambda: st.session_state.__setitem__(features_key, everything),
         )
-    features = st.multiselect("Features", candidates, key=features_key)
+    features = st.multiselect("Features", list(choice.offered), key=features_key)
+    left_out = [(c, r) for c, r in choice.left_out.items() if c not in features]
+    if left_out:
+        shown = "; ".join(f"{plain(c)} — {r}" for c, r in left_out[:LEFT_OUT_SHOWN])
+        more = f"; and {len(left_out) - LEFT_OUT_SHOWN} more" if len(left_out) > LEFT_OUT_SHOWN else ""
+        st.caption(f"Not used as features: {shown}{more}.")
     c3, c4 = st.columns(2)
     invalid = c3.radio(
         "Rows with missing or infinite values",
         ["refuse", "drop"],
         horizontal=True,
-        key="data_invalid",
+        key=prefix + "invalid",
         format_func={"refuse": "refuse the file", "drop": "drop those rows"}.get,
     )
-    base_fraction = c4.slider("Share of rows that trains version 1", 0.3, 0.9, BASE_FRACTION, 0.05, key="data_base")
-    if label == NONE:
+    base_fraction = c4.slider("Share of rows that trains version 1", 0.3, 0.9, BASE_FRACTION, 0.05, key=prefix + "base")
+    if not label_column:
         st.caption(
             "Without a label column the workspace runs **detector-only** until experts have labelled ten "
             "normal and ten abnormal points; then Retrain trains the first classifier."
@@ -131,9 +166,13 @@ confirmed = True
 if ws.ready:
     confirmed = st.checkbox(
         "Replace the current workspace: its labels, models and stream move to archive/ (nothing is deleted)",
-        key="data_confirm",
+        key=StateKeys.DATA_CONFIRM,
     )
-if st.button("Initialise the workspace", type="primary", disabled=not confirmed or not features, key="data_init"):
+blocked = ([] if features else ["choose at least one feature"]) + (
+    [] if confirmed else ["tick “Replace the current workspace” above"]
+)
+why = f"Initialise is unavailable: {' and '.join(blocked)}." if blocked else None
+if st.button("Initialise the workspace", type="primary", disabled=bool(blocked), help=why, key=StateKeys.DATA_INIT):
     with st.status(f"Initialising with {name}…", expanded=True) as box:
         bar = st.progress(0.0)
         try:
@@ -143,8 +182,8 @@ if st.button("Initialise the workspace", type="primary", disabled=not confirmed 
                 features,
                 force=True,
                 progress=lambda f, m: bar.progress(min(1.0, f), text=m),
-                label=None if label == NONE else label,
-                time=None if time == NONE else time,
+                label=label_column,
+                time=time_column,
                 positive=positive,
                 invalid=invalid,
                 base_fraction=base_fraction,
@@ -154,7 +193,9 @@ if st.button("Initialise the workspace", type="primary", disabled=not confirmed 
             box.update(label="Nothing was changed", state="error")
             st.error(str(exc), icon=":material/error:")
         else:
-            for key in (StateKeys.LAST_RETRAIN, StateKeys.SKIPPED, "data_confirm"):
+            for key in (StateKeys.LAST_RETRAIN, StateKeys.SKIPPED, StateKeys.DATA_CONFIRM):
                 st.session_state.pop(key, None)
             st.session_state[StateKeys.FLASH] = ("ok", f"Workspace initialised with {name}; version 1 trained.")
             st.rerun()
+if why:
+    st.caption(why)
