@@ -4,31 +4,32 @@ import streamlit as st
 from hitl_app import context
 from hitl_app.state import StateKeys
 from hitl_core import HitlError
+from hitl_core.config import FRAUD_THRESHOLD, RECALL_TOLERANCE
 
 ws = context.workspace()
 st.title("Retrain")
 context.show_flash()
-
-METRICS = [
-    ("holdout_recall", "Fraud recall (held-out)", "{:.3f}"),
-    ("holdout_precision", "Precision (held-out)", "{:.3f}"),
-    ("holdout_pr_auc", "PR-AUC (held-out)", "{:.3f}"),
-    ("holdout_roc_auc", "ROC-AUC (held-out)", "{:.3f}"),
-    ("holdout_unknown_rate", "Unknown rate (held-out)", "{:.2%}"),
-    ("verified_agreement", "Agreement with verified labels", "{:.0%}"),
-    ("verified_unknown", "Verified points still unknown", "{}"),
-]
 
 
 def _fmt(value, pattern):
     return "—" if value is None or (isinstance(value, float) and pd.isna(value)) else pattern.format(value)
 
 
-def _rollback(version: int):
-    context.run_action(lambda: (ws.rollback(version), f"Version {version} is current again")[1])
+def _switch(version: int):
+    context.run_action(lambda: (ws.rollback(version), f"Version {version} is current now")[1])
 
 
 with context.user_errors():
+    terms = ws.terms
+    metrics = [
+        ("holdout_recall", f"{terms.title} recall (held-out)", "{:.3f}"),
+        ("holdout_precision", "Precision (held-out)", "{:.3f}"),
+        ("holdout_pr_auc", "PR-AUC (held-out)", "{:.3f}"),
+        ("holdout_roc_auc", "ROC-AUC (held-out)", "{:.3f}"),
+        ("holdout_unknown_rate", "Unknown rate (held-out)", "{:.2%}"),
+        ("verified_agreement", "Agreement with verified labels", "{:.0%}"),
+        ("verified_unknown", "Verified points still unknown", "{}"),
+    ]
     current = ws.current_version()
     labelled = len(ws.labels.current())
     new = ws.new_labels()
@@ -39,7 +40,7 @@ with context.user_errors():
     held = ws.registry.meta(current).get("metrics", {})
     st.markdown(
         f"**Version {current} on the held-out data** — {held.get('holdout_rows', 0):,} rows, "
-        f"{held.get('holdout_frauds', 0):,} abnormal; operating threshold p ≥ 0.5"
+        f"{held.get('holdout_frauds', 0):,} {terms.abnormal}; operating threshold p ≥ {FRAUD_THRESHOLD}"
     )
     if held.get("holdout_pr_auc") is None:
         st.caption(
@@ -54,7 +55,7 @@ with context.user_errors():
                 ("holdout_pr_auc", "PR-AUC", "{:.3f}"),
                 ("holdout_roc_auc", "ROC-AUC", "{:.3f}"),
                 ("holdout_precision", "Precision", "{:.3f}"),
-                ("holdout_recall", "Recall", "{:.3f}"),
+                ("holdout_recall", f"{terms.title} recall", "{:.3f}"),
                 ("holdout_unknown_rate", "Unknown rate", "{:.2%}"),
             ],
             strict=True,
@@ -72,41 +73,60 @@ with context.user_errors():
     st.markdown(
         "Retraining fits both models on the base training data **plus every verified label**: each verdict weighs "
         "as much as twenty base rows, so even one verdict can overrule its neighbours, and it changes the scores "
-        "of the "
-        "points around it only. The candidate is then compared with the current version on the held-out data. "
-        "It is promoted only if **held-out fraud recall drops by at most 0.01** and **every verified point is "
-        "classified as the experts said**."
+        "of the points around it only. The candidate is then compared with the current version on the held-out "
+        f"data. It is promoted only if **held-out {terms.abnormal} recall drops by at most {RECALL_TOLERANCE}** "
+        "and **every verified point is classified as the experts said**."
     )
+    anyway = False
+    nothing_new = f"No new verdicts since version {current} was trained: a retrain would build the same models again."
     if new == 0:
-        st.caption("No new verdicts since the current version: a retrain would learn nothing new.")
-    if st.button("Retrain both models", icon=":material/model_training:", type="primary", key="retrain"):
+        st.info(nothing_new + " Label points on the **Verify** page first.", icon=":material/info:")
+        anyway = st.checkbox(
+            "Retrain anyway",
+            key="retrain_anyway",
+            help="Build and evaluate a new version from the same verdicts (it will score like the current one).",
+        )
+    clicked = st.button(
+        "Retrain both models",
+        icon=":material/model_training:",
+        type="primary",
+        key="retrain",
+        disabled=new == 0 and not anyway,
+        help=nothing_new if new == 0 and not anyway else None,
+    )
+    failure = None
+    if clicked:
         with st.status("Retraining…", expanded=True) as box:
             bar = st.progress(0.0)
             try:
-                result = ws.retrain(progress=lambda f, m: bar.progress(min(1.0, f), text=m))
-            except HitlError as exc:
-                box.update(label="Retraining failed", state="error")
-                st.error(str(exc))
+                result = ws.retrain(progress=lambda f, m: bar.progress(min(1.0, f), text=m), anyway=anyway)
+            except (HitlError, OSError) as exc:
+                failure = str(exc)
+                box.update(label=f"Retraining failed: {failure}", state="error", expanded=False)
             else:
                 st.session_state[StateKeys.LAST_RETRAIN] = result
                 box.update(label=f"Retrained in {result.seconds:.1f} s", state="complete", expanded=False)
                 st.rerun()  # redraw the figures above (current version, new labels) and the sidebar
+    if failure is not None:
+        st.error(f"Retraining failed: {failure}. Stored labels and models are unchanged.", icon=":material/error:")
 
     result = st.session_state.get(StateKeys.LAST_RETRAIN)
     if result is not None:
         st.subheader(f"Candidate version {result.version} vs version {result.parent}")
-        if result.promoted:
-            st.success(result.summary(), icon=":material/verified:")
+        if result.outdated(current):
+            st.info(result.summary(current), icon=":material/history:")
+        elif result.promoted:
+            st.success(result.summary(current), icon=":material/verified:")
         else:
-            st.warning(result.summary(), icon=":material/block:")
+            st.warning(result.summary(current), icon=":material/block:")
         cur = result.current_metrics or {}
         rows = [
             {
                 "metric": label,
-                f"current (v{result.parent})": _fmt(cur.get(key), pat),
-                f"candidate (v{result.version})": _fmt(result.candidate_metrics.get(key), pat),
+                f"version {result.parent}": _fmt(cur.get(key), pat),
+                f"candidate (version {result.version})": _fmt(result.candidate_metrics.get(key), pat),
             }
-            for key, label, pat in METRICS
+            for key, label, pat in metrics
         ]
         left, right = st.columns([3, 2])
         left.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
@@ -124,22 +144,29 @@ with context.user_errors():
         history.sort_values("version", ascending=False),
         hide_index=True,
         width="stretch",
+        placeholder="—",  # the first version has no parent; detector-only versions have no recall
         column_config={
             "created_at": st.column_config.DatetimeColumn("trained at (UTC)", format="YYYY-MM-DD HH:mm:ss"),
             "labels_used": st.column_config.NumberColumn("labels used"),
-            "holdout_recall": st.column_config.NumberColumn("recall", format="%.3f"),
+            "holdout_recall": st.column_config.NumberColumn(f"{terms.abnormal} recall", format="%.3f"),
             "holdout_pr_auc": st.column_config.NumberColumn("PR-AUC", format="%.3f"),
             "verified_agreement": st.column_config.NumberColumn("agreement", format="%.2f"),
             "holdout_unknown_rate": st.column_config.NumberColumn("unknown rate", format="%.4f"),
             "current": st.column_config.CheckboxColumn("current"),
         },
     )
-    others = [int(v) for v in history["version"] if int(v) != current]
-    if others:
+    others = history[history["version"] != current]
+    if len(others):
+        decisions = dict(zip(others["version"].astype(int), others["decision"], strict=True))
         with st.container(horizontal=True, vertical_alignment="bottom"):
-            choice = st.selectbox("Roll back to version", sorted(others, reverse=True), key="rollback_choice")
-            st.button("Make it current", on_click=_rollback, args=(choice,), key="rollback", icon=":material/history:")
+            choice = st.selectbox(
+                "Switch to version",
+                sorted(decisions, reverse=True),
+                format_func=lambda v: f"Version {v} ({decisions[v]})",
+                key="switch_choice",
+            )
+            st.button("Make it current", on_click=_switch, args=(choice,), key="switch", icon=":material/history:")
         st.caption(
-            "Rolling back only moves the pointer: every version stays stored, and points replayed from now "
-            "on are scored by the chosen one."
+            "Switching only moves the pointer, back or forward: every version stays stored, and points replayed "
+            "from now on are scored by the chosen one."
         )

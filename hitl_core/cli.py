@@ -185,7 +185,7 @@ def cmd_undo(args: argparse.Namespace) -> None:
 
 def cmd_retrain(args: argparse.Namespace) -> None:
     ws = _open(args)
-    result = ws.retrain(promote=args.promote, progress=_progress)
+    result = ws.retrain(promote=args.promote, progress=_progress, anyway=args.anyway)
     out = {
         "version": result.version,
         "parent": result.parent,
@@ -309,6 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="promote",
         action="store_false",
         help="evaluate and store the candidate without making it current",
+    )
+    p.add_argument(
+        "--anyway",
+        action="store_true",
+        help="retrain even with no verdict new since the current version (refused otherwise: the candidate "
+        "would be the same models again)",
     )
 
     p = add("rollback", cmd_rollback, "make an earlier model version current again")

@@ -1,15 +1,16 @@
 """Retraining: base data + expert verdicts -> candidate models -> evaluation -> gate.
 
 The candidate is promoted only if it fixes what the experts said without losing the
-fraud the current version catches:
+abnormal cases (fraud, in the demo) the current version catches:
 
-1. **recall** — on the held-out part of the base data, fraud recall at the operating
+1. **recall** — on the held-out part of the base data, recall at the operating
    threshold is not lower than the current version's by more than
    :data:`~hitl_core.config.RECALL_TOLERANCE`;
 2. **verdicts** — every verified point is classified as the experts said.
 
 Both versions are evaluated in the same run on the same rows, so the comparison never
-depends on figures stored by an older release.
+depends on figures stored by an older release. A retrain with no new verdict is refused
+unless asked for explicitly (:func:`require_new_verdicts`): it would store a copy.
 """
 
 from __future__ import annotations
@@ -213,10 +214,31 @@ class GateCondition:
     detail: str
 
 
+def require_new_verdicts(new_labels: int, current: int | None, anyway: bool = False) -> None:
+    """Refuse a retrain that has nothing new to learn, unless asked for ``anyway``.
+
+    With no verdict added, changed or withdrawn since the current version was trained,
+    a retrain fits the same training set again and stores a copy of that version.
+    """
+    if new_labels or anyway:
+        return
+    since = f"version {current} was trained" if current is not None else "the workspace was set up"
+    raise InvalidInput(
+        f"nothing new to learn: no verdict has been added, changed or withdrawn since {since}, so a retrain "
+        "would build the same models again; label points first, or retrain anyway (--anyway in the CLI)"
+    )
+
+
 def gate(
-    candidate: dict[str, Any], current: dict[str, Any] | None, tolerance: float = RECALL_TOLERANCE
+    candidate: dict[str, Any],
+    current: dict[str, Any] | None,
+    tolerance: float = RECALL_TOLERANCE,
+    abnormal: str = "abnormal",
 ) -> list[GateCondition]:
-    """The promotion conditions, each with a sentence saying why it passed or failed."""
+    """The promotion conditions, each with a sentence saying why it passed or failed.
+
+    ``abnormal`` is the dataset's word for its abnormal class ("fraud", "malignant").
+    """
     conditions = []
     cand_recall = candidate.get("holdout_recall")
     cur_recall = current.get("holdout_recall") if current else None
@@ -231,8 +253,8 @@ def gate(
             GateCondition(
                 "recall",
                 ok,
-                f"held-out fraud recall {cand_recall:.3f} vs {cur_recall:.3f} now: "
-                f"the candidate {verb} the known fraud (allowed drop {tolerance:.2f})",
+                f"held-out {abnormal} recall {cand_recall:.3f} vs {cur_recall:.3f} now: "
+                f"the candidate {verb} the known {abnormal} cases (allowed drop {tolerance:.2f})",
             )
         )
     n = candidate.get("verified_points", 0)
@@ -283,7 +305,27 @@ class RetrainResult:
     def failed(self) -> list[GateCondition]:
         return [c for c in self.conditions if not c.passed]
 
-    def summary(self) -> str:
+    @property
+    def left_current(self) -> int | None:
+        """The version this retrain left current: the candidate if promoted, else its parent."""
+        return self.version if self.promoted else self.parent
+
+    def outdated(self, current: int | None) -> bool:
+        """Whether the current version has changed since (a switch or another retrain)."""
+        return current != self.left_current
+
+    def summary(self, current: int | None = None) -> str:
+        """What the retrain did, in one or two sentences.
+
+        Given today's ``current`` version, the summary never claims a version is current
+        when it no longer is (after a switch to another version, say).
+        """
+        if current is not None and self.outdated(current):
+            what = {"promoted": "promoted", "held": "stored without promotion", "rejected": "rejected"}
+            return (
+                f"Version {self.version} was trained with {self.labels_used} verified labels and "
+                f"{what[self.decision]}; version {current} has been made current since."
+            )
         if self.decision == "promoted":
             return (
                 f"Version {self.version} trained with {self.labels_used} verified labels and promoted: "

@@ -553,8 +553,14 @@ class Workspace:
         changed = sum(1 for pid, lab in current.items() if used_map.get(pid) != lab)
         return changed + sum(1 for pid in used_map if pid not in current)
 
-    def retrain(self, promote: bool = True, progress: Progress = _quiet) -> retrain.RetrainResult:
-        """Train a candidate on base data + every verdict, evaluate it, apply the gate."""
+    def retrain(
+        self, promote: bool = True, progress: Progress = _quiet, *, anyway: bool = False
+    ) -> retrain.RetrainResult:
+        """Train a candidate on base data + every verdict, evaluate it, apply the gate.
+
+        With no verdict new since the current version it refuses (:class:`InvalidInput`):
+        the candidate would be the same models again. ``anyway`` retrains regardless.
+        """
         with exclusive(
             self.paths.lock("retrain"),
             wait=0,
@@ -563,6 +569,7 @@ class Workspace:
             start = time.perf_counter()
             dataset = self.dataset
             parent = self.current_version()
+            retrain.require_new_verdicts(self.new_labels(), parent, anyway)
             verified = self.labels.current()
             current = self.models(parent) if parent is not None else None
             base = current.models.base if current is not None else None
@@ -579,7 +586,7 @@ class Workspace:
                 else:
                     cur_metrics = retrain.holdout_metrics(current.models, dataset)
                 cur_metrics.update(retrain.verdict_metrics(current.models, dataset, verified))
-            conditions = retrain.gate(cand_metrics, cur_metrics)
+            conditions = retrain.gate(cand_metrics, cur_metrics, abnormal=self.terms.abnormal)
             passed = all(c.passed for c in conditions)
             decision = ("promoted" if promote else "held") if passed else "rejected"
             progress(0.85, "Writing the new version…")

@@ -14,7 +14,10 @@ from streamlit.testing.v1 import AppTest
 
 from hitl_app.state import StateKeys
 from hitl_core import Workspace, scoring
-from tests.conftest import REPO
+from hitl_core.durable import exclusive
+from hitl_core.errors import InvalidInput
+from hitl_core.retrain import RetrainResult
+from tests.conftest import REPO, run_cli, scenario_points
 
 TIMEOUT = 120
 
@@ -62,6 +65,104 @@ def paused(ws: Workspace) -> Workspace:
     ws.stream.pause()
     ws.replay(1_500)
     return ws
+
+
+# -- a failed retrain says why -----------------------------------------------------------------
+
+
+def test_a_failed_retrain_shows_its_reason_in_the_visible_message(paused: Workspace):
+    paused.label(int(paused.queue()["point_id"].iloc[0]), "normal", "ana")
+    at = _page("app_pages/retrain.py")
+    with exclusive(paused.paths.lock("retrain")):  # another retrain holds the workspace
+        at.button(key="retrain").click().run()
+    assert not at.exception, at.exception
+    reason = "a retrain is already running"
+    (status,) = at.status
+    assert status.state == "error" and reason in status.label
+    assert not [n for n in status if getattr(n, "type", None) == "error"]  # not hidden in the closed box
+    assert any(reason in e.value for e in at.error)
+    assert paused.registry.version_numbers() == [1]
+
+
+# -- a retrain with nothing new ----------------------------------------------------------------
+
+
+def test_the_core_refuses_a_retrain_with_nothing_new_unless_asked(paused: Workspace):
+    assert paused.new_labels() == 0
+    with pytest.raises(InvalidInput, match=r"nothing new to learn.*since version 1"):
+        paused.retrain()
+    assert paused.registry.version_numbers() == [1]
+    assert paused.retrain(anyway=True).version == 2
+    paused.label(int(paused.queue()["point_id"].iloc[0]), "normal", "ana")
+    assert paused.retrain().version == 3  # a new verdict: no flag needed
+
+
+def test_the_cli_refuses_a_retrain_with_nothing_new_unless_anyway(paused: Workspace):
+    home = paused.paths.home
+    refused = run_cli(home, "retrain")
+    assert refused.returncode == InvalidInput.exit_code
+    assert "nothing new to learn" in refused.stderr and "--anyway" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert "--anyway" in run_cli(home, "retrain", "--help").stdout
+    done = run_cli(home, "retrain", "--anyway", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["version"] == 2
+
+
+def test_the_page_disables_retrain_with_nothing_new_and_offers_anyway(paused: Workspace):
+    at = _page("app_pages/retrain.py")
+    button = at.button(key="retrain")
+    assert button.disabled and "No new verdicts since version 1" in button.help
+    assert any("No new verdicts since version 1" in i.value for i in at.info)
+    at.checkbox(key="retrain_anyway").check().run()
+    assert not at.button(key="retrain").disabled
+    at.button(key="retrain").click().run()
+    assert not at.exception, at.exception
+    assert paused.registry.version_numbers() == [1, 2]
+
+
+# -- the banner after a switch of versions -----------------------------------------------------
+
+
+def test_after_switching_back_the_banner_does_not_call_the_candidate_current(paused: Workspace):
+    paused.label_many(scenario_points(paused, "a", below=1_500).tolist(), "normal", "ana")
+    at = _page("app_pages/retrain.py")
+    at.button(key="retrain").click().run()
+    assert not at.exception, at.exception
+    assert any("it is now current" in s.value for s in at.success)
+
+    assert at.selectbox(key="switch_choice").label == "Switch to version"
+    at.selectbox(key="switch_choice").set_value(1).run()
+    at.button(key="switch").click().run()
+    assert not at.exception, at.exception
+    assert paused.current_version() == 1
+    text = _main_text(at)
+    assert "now current" not in text and "Roll back" not in text
+    assert not at.success
+    assert any("version 1 has been made current since" in i.value for i in at.info)
+
+    # Moving forward again is a switch too, and the banner is true again.
+    at.selectbox(key="switch_choice").set_value(2).run()
+    at.button(key="switch").click().run()
+    assert paused.current_version() == 2
+    assert any("it is now current" in s.value for s in at.success)
+
+
+def test_the_summary_follows_the_current_version():
+    result = RetrainResult(2, 1, "promoted", [], {}, {}, 3, 1.0)
+    assert "it is now current" in result.summary(2)
+    assert "now current" not in result.summary(1) and "version 1 has been made current since" in result.summary(1)
+    held = RetrainResult(3, 2, "held", [], {}, {}, 3, 1.0)
+    assert "version 2 stays current" in held.summary(2)
+    assert "stays current" not in held.summary(3)
+
+
+def test_the_version_history_shows_no_none(paused: Workspace):
+    at = _page("app_pages/retrain.py")
+    history = at.dataframe[-1]
+    assert history.value.set_index("version")["parent"].isna().loc[1]  # version 1 has no parent
+    # Missing values are shown as a dash, not as Streamlit's default "None".
+    assert history.proto.placeholder == "—"
 
 
 # -- picks that were queued already ------------------------------------------------------------
