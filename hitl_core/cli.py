@@ -3,7 +3,8 @@
 Every command works on the workspace at ``HITL_HOME`` (default: the repository) and
 bootstraps it with the demo if it is empty. Listings take ``--format json`` for
 scripts. Errors go to stderr with a non-zero exit status; progress lines go to
-stderr too, so stdout stays machine-readable.
+stderr too, so stdout stays machine-readable. Output piped into a reader that
+stops early (``head``, say) ends the command quietly, as it ends any Unix filter.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -18,9 +21,16 @@ from typing import Any
 import pandas as pd
 
 from hitl_core.config import FRAUD_THRESHOLD, MIN_LABELS_PER_CLASS
-from hitl_core.datasets import BUILTINS, DEFAULT
+from hitl_core.datasets import BUILTINS, DEFAULT, LOOKS_LIKE_LABEL, NAMED_LIKE_TIME, NEVER_DECREASES
 from hitl_core.errors import HitlError, InvalidInput
+from hitl_core.scoring import STATUS_NAMES
+from hitl_core.wording import Terms
 from hitl_core.workspace import Workspace
+
+#: How an exit caused by a closed output pipe is reported (as if killed by SIGPIPE).
+EXIT_PIPE_CLOSED = 128 + signal.SIGPIPE
+#: At most this many left-out columns are named one per line after `init`.
+LEFT_OUT_SHOWN = 12
 
 
 def _progress(fraction: float, message: str) -> None:
@@ -64,9 +74,39 @@ def _column(value: str | None) -> str | None:
     return None if value.strip().lower() in ("", "none") else value.strip()
 
 
+_FEATURES_FROM = {
+    "given": "as given with --features",
+    "all": "all, as asked with --features all",
+    "dataset": "the dataset's default",
+    "inferred": "the numeric columns that look like neither a time nor a label column",
+}
+_HINTS = {
+    NAMED_LIKE_TIME: "--time {name} replays in its order",
+    NEVER_DECREASES: "--time {name} replays in its order",
+    LOOKS_LIKE_LABEL: "--label {name} trains a classifier on it",
+}
+
+
+def _report_features(spec_extra: dict, features: Sequence[str]) -> None:
+    """Which features `init` chose, and every column it left out with the reason (to stderr)."""
+    origin = _FEATURES_FROM.get(spec_extra.get("features_from", ""))
+    print(f"Features{f' ({origin})' if origin else ''}: {', '.join(features)}", file=sys.stderr)
+    left_out = spec_extra.get("left_out") or {}
+    if not left_out:
+        return
+    print("Left out:", file=sys.stderr)
+    width = min(max(len(c) for c in left_out), 24)
+    for column, reason in list(left_out.items())[:LEFT_OUT_SHOWN]:
+        hint = _HINTS.get(reason)
+        tail = f"; {hint.format(name=column)}, or name it in --features" if hint else ""
+        print(f"  {column:<{width}}  {reason}{tail}", file=sys.stderr)
+    if len(left_out) > LEFT_OUT_SHOWN:
+        print(f"  … and {len(left_out) - LEFT_OUT_SHOWN} more", file=sys.stderr)
+
+
 def cmd_init(args: argparse.Namespace) -> None:
     ws = Workspace()
-    ws.init(
+    prepared = ws.init(
         args.dataset,
         args.data,
         args.features,
@@ -78,7 +118,9 @@ def cmd_init(args: argparse.Namespace) -> None:
         invalid="drop" if args.drop_invalid else "refuse",
         base_fraction=args.base_fraction,
     )
+    _report_features(prepared.spec.extra, prepared.features)
     status = ws.status()
+    terms = ws.terms
     if status["dropped_rows"]:
         print(f"Dropped {status['dropped_rows']:,} incomplete row(s) (--drop-invalid).", file=sys.stderr)
     if status["mode"] == "detector-only":
@@ -92,7 +134,8 @@ def cmd_init(args: argparse.Namespace) -> None:
         args.format,
         f"Initialised {status['home']} with {status['dataset']!r}: "
         f"{status['rows']:,} rows ({status['train_rows']:,} train, {status['holdout_rows']:,} held out, "
-        f"{status['stream_rows']:,} to replay); features {', '.join(status['features'])}; version 1 is current.",
+        f"{status['stream_rows']:,} to replay); features {', '.join(status['features'])}; "
+        f"classes {terms.normal} and {terms.abnormal}; version 1 is current.",
     )
 
 
@@ -100,6 +143,7 @@ def cmd_replay(args: argparse.Namespace) -> None:
     ws = _open(args)
     step = ws.replay(args.steps)
     counts = ws.counts()
+    terms = ws.terms
     out = {
         "replayed": step.rows,
         "cursor": step.state.cursor,
@@ -111,7 +155,7 @@ def cmd_replay(args: argparse.Namespace) -> None:
         out,
         args.format,
         f"Replayed {step.rows:,} rows; the stream is at {step.state.cursor:,} of "
-        f"{step.state.length:,}. Fraud flagged: {counts.fraud}, unknown: {counts.unknown}, "
+        f"{step.state.length:,}. {terms.title} flagged: {counts.fraud}, unknown: {counts.unknown}, "
         f"awaiting review: {counts.awaiting_review}.",
     )
 
@@ -126,15 +170,13 @@ def cmd_queue(args: argparse.Namespace) -> None:
     elif args.format == "csv":
         sys.stdout.write(queue.to_csv(index=False))
     else:
-        print(queue.to_string(index=False) if len(queue) else "The review queue is empty.")
+        print(_shown(queue, ws.terms).to_string(index=False) if len(queue) else "The review queue is empty.")
 
 
 def cmd_label(args: argparse.Namespace) -> None:
-    *point_ids, label = args.items
-    if not point_ids:
-        raise InvalidInput("give a point id and a label, e.g. `label 30156 normal --reviewer ana`")
+    label = args.label
     ws = _open(args)
-    events = ws.label_many(point_ids, label, args.reviewer, source="cli", note=args.note)
+    events = ws.label_many(args.point_ids, label, args.reviewer, source="cli", note=args.note)
     ids = ", ".join(str(e["point_id"]) for e in events)
     text = f"Stored: point{'s' if len(events) > 1 else ''} {ids} {'are' if len(events) > 1 else 'is'} {label} "
     _emit(events if len(events) > 1 else events[0], args.format, text + f"(by {events[0]['reviewer']}).")
@@ -142,20 +184,41 @@ def cmd_label(args: argparse.Namespace) -> None:
 
 def cmd_history(args: argparse.Namespace) -> None:
     ws = _open(args)
+    wanted = _statuses(args.status, ws.terms) if args.status else None
     frame = ws.scored(args.start, None if args.limit is None else args.start + args.limit)
-    if args.status:
-        frame = frame[frame["status"].isin(args.status.split(","))]
+    if wanted is not None:
+        frame = frame[frame["status"].isin(wanted)]
     if args.format == "json":
         _emit(frame.to_dict("records"), "json", "")
     elif args.format == "csv":
         sys.stdout.write(frame.to_csv(index=False))
     else:
-        print(frame.to_string(index=False) if len(frame) else "No replayed rows in that range.")
+        print(_shown(frame, ws.terms).to_string(index=False) if len(frame) else "No replayed rows in that range.")
+
+
+def _statuses(text: str, terms: Terms) -> list[str]:
+    """--status: the core's status names; the dataset's class words and "abnormal" mean its flag."""
+    aliases = {"abnormal": "fraud", terms.abnormal: "fraud", terms.normal: "normal"}
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in STATUS_NAMES and n not in aliases]
+    if unknown or not names:
+        choices = ", ".join(dict.fromkeys([terms.normal, terms.abnormal, "uncertain", "unknown"]))
+        raise InvalidInput(f"unknown status {', '.join(unknown) or repr(text)}; choose from {choices}")
+    return sorted({n if n in STATUS_NAMES else aliases[n] for n in names})
+
+
+def _shown(frame: pd.DataFrame, terms: Terms) -> pd.DataFrame:
+    """A listing for people: statuses in the dataset's own class words."""
+    if "status" not in frame.columns:
+        return frame
+    words = {"fraud": terms.abnormal, "normal": terms.normal}
+    return frame.assign(status=frame["status"].map(lambda s: words.get(s, s)))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     ws = _open(args)
     m = ws.evaluate(args.version, progress=_progress)
+    terms = ws.terms
 
     def fmt(key: str, pattern: str = "{:.3f}") -> str:
         return "n/a" if m.get(key) is None else pattern.format(m[key])
@@ -163,7 +226,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     text = "\n".join(
         [
             f"version {m['version']} ({m['mode']}) on {m['holdout_rows']:,} held-out rows "
-            f"({m['holdout_frauds']:,} abnormal)",
+            f"({m['holdout_frauds']:,} {terms.abnormal})",
             f"  PR-AUC     {fmt('holdout_pr_auc')}",
             f"  ROC-AUC    {fmt('holdout_roc_auc')}",
             f"  precision  {fmt('holdout_precision')}   (at p >= {FRAUD_THRESHOLD})",
@@ -221,6 +284,7 @@ def cmd_versions(args: argparse.Namespace) -> None:
 def cmd_status(args: argparse.Namespace) -> None:
     ws = _open(args)
     s = ws.status()
+    terms = ws.terms
     c = s["counts"]
     m = s["current_metrics"]
     recall = m.get("holdout_recall")
@@ -230,7 +294,7 @@ def cmd_status(args: argparse.Namespace) -> None:
             f"dataset     {s['dataset']} ({s['rows']:,} rows; features {', '.join(s['features'])})",
             f"stream      {c['seen']:,} of {c['length']:,} replayed "
             f"({'playing' if s['stream']['playing'] else 'paused'}, {s['stream']['speed']} rows/s)",
-            f"flagged     fraud {c['fraud']}, unknown {c['unknown']}, uncertain {c['uncertain']}",
+            f"flagged     {terms.abnormal} {c['fraud']}, unknown {c['unknown']}, uncertain {c['uncertain']}",
             f"review      {c['awaiting_review']} awaiting, {c['labelled']} labelled, "
             f"{s['new_labels']} new since the current version",
             f"model       version {s['current_version']} of {s['versions']}"
@@ -240,12 +304,23 @@ def cmd_status(args: argparse.Namespace) -> None:
     _emit(s, args.format, text)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m hitl_core", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _plain(text: str) -> str:
+    """Docstring text as help prints it: without reStructuredText's literal quotes."""
+    return text.replace("``", "")
 
-    def add(name: str, func, help_text: str, formats: Sequence[str] = ("text", "json")) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m hitl_core", description=_plain(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="the operation to run (COMMAND --help for its options)"
+    )
+
+    def add(
+        name: str, func, help_text: str, formats: Sequence[str] = ("text", "json"), usage: str | None = None
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text, usage=usage)
         p.add_argument("--format", choices=formats, default="text", help="output format (default: text)")
         p.set_defaults(func=func)
         return p
@@ -280,20 +355,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("queue", cmd_queue, "list the review queue, best first", formats=("text", "json", "csv"))
     p.add_argument("--limit", type=int, help="show at most this many points")
 
-    p = add("label", cmd_label, "store an expert verdict on replayed point(s): label POINT_ID [POINT_ID ...] LABEL")
-    p.add_argument(
-        "items", nargs="+", metavar="POINT_ID ... LABEL", help="point id(s) (see `queue`), then normal or abnormal"
+    p = add(
+        "label",
+        cmd_label,
+        "store an expert verdict, normal or abnormal, on one or more replayed points",
+        usage="%(prog)s POINT_ID [POINT_ID ...] {normal,abnormal} --reviewer NAME [--note TEXT] [--format {text,json}]",
     )
-    p.add_argument("--reviewer", required=True, help="who is labelling (stored with the label)")
-    p.add_argument("--note", help="optional free text stored with the label")
+    p.add_argument(
+        "point_ids", nargs="+", metavar="POINT_ID", help="id(s) of replayed points, as the queue command lists them"
+    )
+    # Not `choices`: a wrong verdict gets the core's message, like every other bad input.
+    p.add_argument("label", metavar="{normal,abnormal}", help="the verdict for every point given")
+    p.add_argument("--reviewer", required=True, metavar="NAME", help="who is labelling (stored with the label)")
+    p.add_argument("--note", metavar="TEXT", help="optional free text stored with the label")
 
     p = add("history", cmd_history, "list replayed rows with their scores", formats=("text", "json", "csv"))
     p.add_argument("--start", type=int, default=0, help="first stream position (default 0)")
     p.add_argument("--limit", type=int, help="at most this many rows")
-    p.add_argument("--status", help="comma-separated statuses to keep (normal,fraud,uncertain,unknown)")
+    p.add_argument(
+        "--status",
+        help="comma-separated statuses to keep: normal, abnormal (the classifier's flag; the dataset's own class "
+        "word such as fraud works too), uncertain, unknown",
+    )
 
     p = add("undo", cmd_undo, "undo the reviewer's most recent label")
-    p.add_argument("--reviewer", required=True)
+    p.add_argument("--reviewer", required=True, metavar="NAME", help="whose most recent label to undo")
 
     p = add("retrain", cmd_retrain, "retrain both models with the verified labels and apply the promotion gate")
     group = p.add_mutually_exclusive_group()
@@ -318,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add("rollback", cmd_rollback, "make an earlier model version current again")
-    p.add_argument("version", type=int)
+    p.add_argument("version", type=int, help="the version number to make current (the versions command lists them)")
 
     p = add("evaluate", cmd_evaluate, "held-out metrics of a model version (default: the current one)")
     p.add_argument("--version", type=int, help="model version (default: current)")
@@ -328,11 +414,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _reader_gone() -> int:
+    """The reader of stdout closed it (``| head``): stop without a word, like a filter killed by SIGPIPE."""
+    try:  # the interpreter flushes stdout once more on exit: let that flush go nowhere
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (tests capture it)
+        pass
+    return EXIT_PIPE_CLOSED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+    except BrokenPipeError:
+        return _reader_gone()
     except HitlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
