@@ -211,8 +211,7 @@ def _shown(frame: pd.DataFrame, terms: Terms) -> pd.DataFrame:
     """A listing for people: statuses in the dataset's own class words."""
     if "status" not in frame.columns:
         return frame
-    words = {"fraud": terms.abnormal, "normal": terms.normal}
-    return frame.assign(status=frame["status"].map(lambda s: words.get(s, s)))
+    return frame.assign(status=frame["status"].map(terms.status))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
