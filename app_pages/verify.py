@@ -4,6 +4,7 @@ import streamlit as st
 from hitl_app import charts, context
 from hitl_app.state import StateKeys
 from hitl_core import monitor
+from hitl_core.config import FRAUD_THRESHOLD, UNCERTAIN_BAND
 from hitl_core.labels import clean_reviewer
 
 ws = context.workspace()
@@ -11,6 +12,7 @@ st.title("Verify")
 context.show_flash()
 
 NAME_KEY = "reviewer_input"
+terms = ws.terms
 
 
 def _set_reviewer():
@@ -42,6 +44,11 @@ def _undo():
     context.run_action(action)
 
 
+def _verdict_label(generic: str, word: str) -> str:
+    """ "Abnormal (malignant)": the stored verdict, with the dataset's own word when it has one."""
+    return generic.title() if word == generic else f"{generic.title()} ({word})"
+
+
 reviewer = context.reviewer()
 if reviewer is None:
     with st.container(border=True):
@@ -49,24 +56,23 @@ if reviewer is None:
         with st.form("reviewer_form", border=False, enter_to_submit=True):
             st.text_input("Your name", key=NAME_KEY, placeholder="e.g. Ana Ruiz", max_chars=80)
             st.form_submit_button("Start reviewing", on_click=_set_reviewer, type="primary")
-else:
-    c1, c2 = st.columns([4, 1], vertical_alignment="center")
-    c1.markdown(f"Reviewing as **{reviewer}**.")
-    if c2.button("Change name", key="change_name"):
-        del st.session_state[StateKeys.REVIEWER]
-        st.rerun()
 
 with context.user_errors():
     queue = ws.queue()
     skipped = set(st.session_state.get(StateKeys.SKIPPED, []))
     pending = queue[~queue["point_id"].isin(skipped)]
     by_reason = queue["reason"].value_counts()
-    st.caption(
-        f"**{len(queue)}** point(s) awaiting review"
+    bar, change = st.columns([6, 1], vertical_alignment="center")
+    bar.caption(
+        (f"Reviewing as **{reviewer}** · " if reviewer else "")
+        + f"**{len(queue)}** point(s) awaiting review"
         + (": " + ", ".join(f"{n} {r}" for r, n in by_reason.items()) if len(queue) else "")
         + (f" · {len(skipped)} skipped this session" if skipped else "")
         + ". Unknown points come first (most novel first), then uncertain ones (closest to 0.5 first)."
     )
+    if reviewer is not None and change.button("Change name", key="change_name", width="stretch"):
+        del st.session_state[StateKeys.REVIEWER]
+        st.rerun()
 
     if pending.empty:
         st.info(
@@ -81,72 +87,32 @@ with context.user_errors():
     else:
         point = pending.iloc[0]
         pid = int(point["point_id"])
-        bundle = ws.models()
         features = list(ws.dataset.features)
+        pos = ws.dataset.stream_position(pid)
+        version = int(ws.scored_at(np.array([pos]), extra=False)["version"][0])
+        p = float(point["p"])
+        ratio = point["novelty"] / point["threshold"]
+        why = {
+            "unknown": "the detector has seen nothing like it",
+            "uncertain": "the classifier is unsure",
+            "picked for review": "someone picked it on the map",
+            "audit sample": "a random check of a confident score",
+        }[point["reason"]]
         with st.container(border=True, key="card"):
+            # The verdict comes first: buttons and the two scores fit above the fold of a
+            # 1280×720 screen; the evidence (values, map, contributions) follows below.
             st.subheader(f"Point {pid}")
-            left, right = st.columns([2, 3])
-            with left:
-                reason = point["reason"]
-                why = {
-                    "unknown": "the detector has seen nothing like it",
-                    "uncertain": "the classifier is unsure",
-                    "picked for review": "someone picked it on the map",
-                    "audit sample": "a random check of a confident score",
-                }[reason]
-                st.markdown(f"**Queued because** {why} · status *{point['status']}*")
-                p = point["p"]
-                if np.isfinite(p):
-                    st.metric(
-                        "Classifier: P(abnormal)",
-                        f"{p:.3f}",
-                        help="≥ 0.5 is flagged as fraud; 0.1–0.9 is the review band",
-                    )
-                    st.progress(float(p))
-                ratio = point["novelty"] / point["threshold"]
-                st.metric(
-                    "Novelty score",
-                    f"{point['novelty']:.2f}",
-                    help="distance to the 5th nearest training point, in standard deviations; "
-                    "above the threshold the point is unknown",
-                )
-                st.caption(
-                    f"Threshold {point['threshold']:.2f}: "
-                    + (f"**{ratio:.1f}× over** — unlike the training data" if ratio > 1 else "within the known data")
-                )
-                st.dataframe(ws.dataset.rows([pid])[features].T.rename(columns={0: "value"}), width="stretch")
-                with st.expander("Dataset's recorded class (a demo aid)"):
-                    st.write(point["true_label"] or "not recorded")
-            with right:
-                state = ws.stream.state()
-                pos = ws.dataset.stream_position(pid)
-                window = ws.scored_at(np.unique(np.r_[np.arange(max(0, state.cursor - 400), state.cursor), pos]))
-                x_f, y_f = features[0], features[1] if len(features) > 1 else features[0]
-                x_range, y_range = monitor.plot_ranges(ws, window, x_f, y_f)
-                grid = monitor.decision_grid(ws, x_f, y_f, x_range, y_range)
-                st.plotly_chart(
-                    charts.decision_map(
-                        window,
-                        grid,
-                        monitor.training_sample(ws, 800),
-                        x_f,
-                        y_f,
-                        x_range,
-                        y_range,
-                        highlight=pid,
-                        height=340,
-                    ),
-                    width="stretch",
-                    key="card_map",
-                )
-                contrib = bundle.models.contributions(ws.dataset.X[[pid]])
-                if contrib is not None:
-                    st.markdown("**What pushed the classifier's score**")
-                    st.plotly_chart(charts.contributions(features, contrib[0][:-1]), width="stretch", key="contrib")
+            score = (
+                f"P({terms.abnormal}) **{charts.probability_text(p)}** (version {version})"
+                if np.isfinite(p)
+                else "no classifier yet"
+            )
+            novelty = f"novelty **{ratio:.1f}×** the threshold" + (" — unlike the training data" if ratio > 1 else "")
+            st.markdown(f"**Queued because** {why} · status *{terms.status(point['status'])}* · {score} · {novelty}")
             disabled = reviewer is None
-            with st.container(horizontal=True, key="verdict_buttons"):
+            with st.container(horizontal=True, vertical_alignment="center", key="verdict_buttons"):
                 st.button(
-                    "Normal",
+                    _verdict_label("normal", terms.normal),
                     icon=":material/check:",
                     on_click=_label,
                     args=(pid, "normal"),
@@ -155,7 +121,7 @@ with context.user_errors():
                     key="btn_normal",
                 )
                 st.button(
-                    "Abnormal",
+                    _verdict_label("abnormal", terms.abnormal),
                     icon=":material/warning:",
                     on_click=_label,
                     args=(pid, "abnormal"),
@@ -175,10 +141,79 @@ with context.user_errors():
                     disabled=disabled,
                     key="btn_undo",
                 )
-            if disabled:
-                st.caption("Enter your name above to label. Keyboard: N normal · A abnormal · S skip · U undo.")
-            else:
-                st.caption("Keyboard: N normal · A abnormal · S skip · U undo.")
+                st.caption(
+                    ("Enter your name above to label. " if disabled else "")
+                    + "Keyboard: N normal · A abnormal · S skip · U undo."
+                )
+
+            left, right = st.columns([2, 3])
+            with left:
+                if np.isfinite(p):
+                    st.metric(
+                        f"Classifier: P({terms.abnormal})",
+                        charts.probability_text(p),
+                        help=f"≥ {FRAUD_THRESHOLD} is flagged as {terms.abnormal}; "
+                        f"{UNCERTAIN_BAND[0]}–{UNCERTAIN_BAND[1]} is the review band. "
+                        f"Scored by model version {version}.",
+                    )
+                    st.progress(p)
+                st.metric(
+                    "Novelty score",
+                    f"{point['novelty']:.2f}",
+                    help="distance to the 5th nearest training point, in standard deviations; "
+                    "above the threshold the point is unknown",
+                )
+                st.caption(
+                    f"Threshold {point['threshold']:.2f}: "
+                    + (f"**{ratio:.1f}× over** — unlike the training data" if ratio > 1 else "within the known data")
+                )
+                values = ws.dataset.rows([pid])[features].T.rename(columns={0: "value"})
+                st.dataframe(values, width="stretch", height=min(36 * len(features) + 38, 260))
+                recorded = {"normal": terms.normal, "abnormal": terms.abnormal}.get(point["true_label"])
+                st.caption(f"Dataset's recorded class (a demo aid): {recorded or 'not recorded'}")
+            with right:
+                state = ws.stream.state()
+                window = ws.scored_at(np.unique(np.r_[np.arange(max(0, state.cursor - 400), state.cursor), pos]))
+                x_f, y_f = features[0], features[1] if len(features) > 1 else features[0]
+                x_range, y_range = monitor.plot_ranges(ws, window, x_f, y_f)
+                # As on the Monitor: beyond two features a slice at the others' medians would
+                # contradict the points' own scores, so the points carry their own colours.
+                grid = monitor.decision_grid(ws, x_f, y_f, x_range, y_range) if len(features) <= 2 else None
+                st.plotly_chart(
+                    charts.decision_map(
+                        window,
+                        grid,
+                        monitor.training_sample(ws, 800),
+                        x_f,
+                        y_f,
+                        x_range,
+                        y_range,
+                        highlight=pid,
+                        height=300,
+                        terms=terms,
+                    ),
+                    width="stretch",
+                    key="card_map",
+                )
+            contrib = ws.models(version).models.contributions(ws.dataset.X[[pid]])
+            if contrib is not None:
+                st.markdown(
+                    f"**Why P({terms.abnormal}) = {charts.probability_text(p)}**: version {version}'s score in "
+                    "log-odds, from the average training row through each feature's push to this point "
+                    f"(red towards {terms.abnormal}, blue towards {terms.normal}; 0 is p = 0.5)."
+                )
+                st.plotly_chart(
+                    charts.contributions(
+                        features,
+                        contrib[0][:-1],
+                        float(contrib[0][-1]),
+                        ws.dataset.X[pid],
+                        abnormal=terms.abnormal,
+                        normal=terms.normal,
+                    ),
+                    width="stretch",
+                    key="contrib",
+                )
 
     st.subheader("Labels given so far")
     current = ws.labels.current()

@@ -341,24 +341,91 @@ def band_counts(bands: dict[str, int]) -> go.Figure:
     return _figure(data, {"yaxis": _axis(autorange="reversed"), "xaxis": _axis()}, height=230)
 
 
-def contributions(names: list[str], values: np.ndarray) -> go.Figure:
-    """Per-feature push towards abnormal (+) or normal (−), from LightGBM's pred_contrib."""
-    order = np.argsort(np.abs(values))[::-1][:10]
+def probability_text(p: float) -> str:
+    """A probability with as many decimals as it needs to be neither 0 nor 1 (up to six).
+
+    >>> probability_text(0.1449), probability_text(0.99991), probability_text(1.0)
+    ('0.145', '0.99991', '1.000000')
+    """
+    for digits in (3, 4, 5, 6):
+        text = f"{p:.{digits}f}"
+        if 0 < float(text) < 1:
+            return text
+    return text
+
+
+def contributions(
+    names: list[str],
+    values: np.ndarray,
+    base: float,
+    features: np.ndarray | None = None,
+    abnormal: str = "abnormal",
+    normal: str = "normal",
+    top: int = 8,
+) -> go.Figure:
+    """The classifier's score as a waterfall in log-odds, from LightGBM's ``pred_contrib``.
+
+    It starts at ``base`` (the expected value: the log-odds of an average training
+    row), adds each feature's contribution (``values``; the largest ``top`` one by one,
+    the rest as one step) and ends at the point's log-odds, labelled with the matching
+    probability ``p = 1 / (1 + e^-log-odds)``: the bars add up to the score exactly.
+    The probability axis marks p = 0.5, the flag threshold.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    order = np.argsort(np.abs(values))[::-1]
+    shown, rest = order[:top], order[top:]
+    total = float(base + values.sum())
+    p = 1.0 / (1.0 + np.exp(-total))
+    labels = ["start: average training row"]
+    steps = [float(base)]
+    for i in shown:
+        labels.append(f"{names[i]} = {features[i]:.4g}" if features is not None else names[i])
+        steps.append(float(values[i]))
+    if len(rest):
+        labels.append(f"{len(rest)} other features")
+        steps.append(float(values[rest].sum()))
+    labels.append(f"score: p = {probability_text(p)}")
+    text = [f"{steps[0]:.2f}"] + [f"{v:+.2f}" for v in steps[1:]] + [f"{total:.2f} → p = {probability_text(p)}"]
     data = [
         {
-            "type": "bar",
-            "x": np.asarray(values)[order].tolist(),
-            "y": [names[i] for i in order],
+            "type": "waterfall",
             "orientation": "h",
-            "marker": {"color": ["#d62728" if v > 0 else "#4c78a8" for v in values[order]]},
+            "measure": ["absolute"] + ["relative"] * (len(steps) - 1) + ["total"],
+            "x": [*steps, total],
+            "y": labels,
+            "text": text,
+            "textposition": "outside",
+            "cliponaxis": False,
+            "increasing": {"marker": {"color": "#d62728"}},
+            "decreasing": {"marker": {"color": "#4c78a8"}},
+            "totals": {"marker": {"color": "#6b6f76"}},
+            "connector": {"line": {"color": "#9aa0a8", "width": 1, "dash": "dot"}},
+            "hovertemplate": "%{y}: %{x:.3f} log-odds<extra></extra>",
         }
     ]
+    # Ticks in log-odds at round probabilities, so either unit can be read off the axis.
+    reach = max(abs(min(0.0, *np.cumsum(steps))), abs(max(0.0, *np.cumsum(steps))), 1.0)
+    ticks = [
+        q for q in (1e-4, 1e-3, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999) if abs(np.log(q / (1 - q))) <= reach * 1.15
+    ]
     layout = {
+        "showlegend": False,
         "yaxis": _axis(autorange="reversed"),
-        "xaxis": _axis(title={"text": "← towards normal · towards abnormal → (log-odds)", "standoff": 8}),
-        "margin": {"l": 10, "r": 10, "t": 10, "b": 50},
+        "xaxis": _axis(
+            title={
+                "text": f"log-odds of {abnormal} (0 = p 0.5) · ← towards {normal} · towards {abnormal} →",
+                "standoff": 6,
+            },
+            tickvals=[float(np.log(q / (1 - q))) for q in ticks],
+            ticktext=[f"{np.log(q / (1 - q)):+.1f}<br>p {q:g}" for q in ticks],
+            range=[-reach * 1.35, reach * 1.35],
+            zeroline=True,
+            zerolinecolor="#b03030",
+            zerolinewidth=1.5,
+        ),
+        "margin": {"l": 10, "r": 10, "t": 10, "b": 60},
     }
-    return _figure(data, layout, height=90 + 28 * len(order))
+    return _figure(data, layout, height=110 + 26 * len(labels))
 
 
 def monitor_figures(ws, snap, shown: list[str]) -> dict[str, go.Figure]:

@@ -7,6 +7,7 @@ core behaviour behind them: a retrain with nothing new, picks that were queued a
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -66,6 +67,54 @@ def paused(ws: Workspace) -> Workspace:
     ws.replay(1_500)
     return ws
 
+
+# -- the contribution chart adds up to the score on the card -----------------------------------
+
+
+def _card_adds_up(at: AppTest, ws: Workspace, point_id: int) -> float:
+    """Check the card of ``point_id``; returns the point's p."""
+    assert f"Point {point_id}" in [s.value for s in at.subheader]
+    p = float(ws.queue().set_index("point_id").loc[point_id, "p"])
+    (metric,) = [m.value for m in at.metric if m.label.startswith("Classifier: P(")]
+    spec = _chart(at, "contrib")
+    (trace,) = spec["data"]
+    assert trace["type"] == "waterfall"
+    measure = trace["measure"]
+    assert measure[0] == "absolute" and measure[-1] == "total" and set(measure[1:-1]) == {"relative"}
+    assert trace["y"][0].startswith("start")  # the base value (LightGBM's expected value) comes first
+    steps = np.asarray(trace["x"][:-1], dtype=np.float64)
+    end = float(steps.sum())
+    # Base + contributions is the point's log-odds: the score the card states (p was stored as float32).
+    assert end == pytest.approx(_logit(p), abs=1e-4 + 1e-4 / min(p, 1 - p))
+    assert 1 / (1 + np.exp(-end)) == pytest.approx(p, abs=1e-6)
+    # What the reviewer reads: the last bar names the card's p, and the unit of the axis.
+    assert trace["y"][-1] == f"score: p = {metric}"
+    assert f"p = {metric}" in trace["text"][-1]
+    assert "log-odds" in spec["layout"]["xaxis"]["title"]["text"]
+    return p
+
+
+def test_contribution_chart_adds_up_to_the_score_on_the_card(paused: Workspace):
+    at = _page("app_pages/verify.py")
+    head = int(paused.queue()["point_id"].iloc[0])
+    _card_adds_up(at, paused, head)
+
+
+def test_contribution_chart_of_a_point_on_the_normal_side(paused: Workspace):
+    # The reported case: an uncertain point below 0.5, whose features all push up from a
+    # very low base value. Skip to it so that it is on the card.
+    queue = paused.queue()
+    low = queue.index[(queue["reason"] == "uncertain") & (queue["p"] < 0.5)]
+    assert len(low), "no uncertain point below 0.5 in the queue"
+    before = queue["point_id"].iloc[: low[0]].astype(int).tolist()
+    pid = int(queue["point_id"].iloc[low[0]])
+    at = _page("app_pages/verify.py", skipped=before)
+    p = _card_adds_up(at, paused, pid)
+    trace = _chart(at, "contrib")["data"][0]
+    assert trace["x"][0] < _logit(p) < 0  # starts further left, ends left of p = 0.5: on the normal side
+
+
+# -- the card's layout at 1280×720: see tests/browser/test_e2e_verify_layout.py ----------------
 
 # -- a failed retrain says why -----------------------------------------------------------------
 
@@ -187,3 +236,33 @@ def test_picks_count_only_points_new_in_the_queue(paused: Workspace):
     # Every pick is marked (picks lead the queue); the labelled point stays out.
     assert set(after.loc[unknown + uncertain + audit + fresh]) == {"picked for review"}
     assert labelled not in after.index
+
+
+# -- the dataset's own words -------------------------------------------------------------------
+
+
+def test_breast_cancer_pages_never_say_fraud(tmp_path, monkeypatch):
+    home = tmp_path / "bc"
+    ws = Workspace(home)
+    ws.init("breast_cancer")
+    monkeypatch.setenv("HITL_HOME", str(home))
+    ws.stream.pause()
+    ws.replay(120)
+    scored = ws.scored()
+    truth = ws.dataset.y[scored["point_id"].to_numpy()]
+    ws.label_many(scored["point_id"][truth == 1].head(3).tolist(), "abnormal", "ana")
+    ws.label_many(scored["point_id"][truth == 0].head(3).tolist(), "normal", "ana")
+    assert len(ws.queue())
+
+    verify = _page("app_pages/verify.py")
+    assert any(s.value.startswith("Point ") for s in verify.subheader)  # a card, with its map and chart
+    retrain = _page("app_pages/retrain.py")
+    retrain.button(key="retrain").click().run()
+    assert not retrain.exception, retrain.exception
+    assert retrain.session_state[StateKeys.LAST_RETRAIN] is not None  # the gate's sentences are shown too
+
+    for page, at in (("Verify", verify), ("Retrain", retrain)):
+        text = _main_text(at)
+        assert not re.search("fraud", text, re.IGNORECASE), (page, re.findall(r".{60}fraud.{60}", text, re.I))
+    assert "Malignant recall" in _main_text(retrain)
+    assert "P(malignant)" in _main_text(verify)
