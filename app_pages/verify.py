@@ -1,11 +1,12 @@
 import numpy as np
 import streamlit as st
 
-from hitl_app import charts, context
+from hitl_app import charts, context, policy_editor
 from hitl_app.state import StateKeys
 from hitl_core import monitor
 from hitl_core.config import FRAUD_THRESHOLD, UNCERTAIN_BAND
 from hitl_core.labels import clean_reviewer
+from hitl_core.policy import EXPLAINED
 
 ws = context.workspace()
 st.title("Verify")
@@ -68,8 +69,9 @@ with context.user_errors():
         + f"**{len(queue)}** point(s) awaiting review"
         + (": " + ", ".join(f"{n} {r}" for r, n in by_reason.items()) if len(queue) else "")
         + (f" · {len(skipped)} skipped this session" if skipped else "")
-        + ". Unknown points come first (most novel first), then uncertain ones (closest to 0.5 first)."
+        + "."
     )
+    policy_editor.show(ws)
     if reviewer is not None and change.button("Change name", key="change_name", width="stretch"):
         del st.session_state[StateKeys.REVIEWER]
         st.rerun()
@@ -92,12 +94,7 @@ with context.user_errors():
         version = int(ws.scored_at(np.array([pos]), extra=False)["version"][0])
         p = float(point["p"])
         ratio = point["novelty"] / point["threshold"]
-        why = {
-            "unknown": "the detector has seen nothing like it",
-            "uncertain": "the classifier is unsure",
-            "picked for review": "someone picked it on the map",
-            "audit sample": "a random check of a confident score",
-        }[point["reason"]]
+        why = EXPLAINED[point["reason"]] + (" (over today's alert capacity)" if point["over_capacity"] else "")
         with st.container(border=True, key="card"):
             # The verdict comes first: buttons and the two scores fit above the fold of a
             # 1280×720 screen; the evidence (values, map, contributions) follows below.

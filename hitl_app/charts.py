@@ -443,9 +443,7 @@ def monitor_figures(ws, snap, shown: list[str]) -> dict[str, go.Figure]:
     idx = [features.index(f) for f in shown]
     has_truth = bool((ds.y[ds.n_base :] >= 0).any())
     return {
-        "map": decision_map(
-            snap.window, grid, monitor.training_sample(ws), x_f, y_f, x_range, y_range, terms=ws.terms
-        ),
+        "map": decision_map(snap.window, grid, monitor.training_sample(ws), x_f, y_f, x_range, y_range, terms=ws.terms),
         "distributions": distributions(
             shown, [snap.edges[i] for i in idx], [snap.histograms[i] for i in idx], [snap.baseline[i] for i in idx]
         ),

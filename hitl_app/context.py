@@ -15,7 +15,8 @@ from hitl_core.config import workspace_home
 
 @st.cache_resource(show_spinner=False)
 def _workspace(home: str) -> Workspace:
-    return Workspace(home)
+    # Re-scoring after a promotion or rollback runs in the background: the Monitor stays live.
+    return Workspace(home, rescore_in_background=True)
 
 
 def workspace() -> Workspace:

@@ -42,8 +42,6 @@ BASE_FRACTION = 0.6
 HOLDOUT_FRACTION = 0.2
 #: Promotion gate: candidate recall may fall below the current one by at most this.
 RECALL_TOLERANCE = 0.01
-#: Deterministic share of confident points sent to review as an audit sample.
-AUDIT_SHARE = 0.002
 #: Share of stream points eligible for the review queue's exploration lane (a fixed,
 #: deterministic random sample: how many of them reach a human is the policy's share).
 EXPLORATION_RATE = 0.01
@@ -131,6 +129,10 @@ class Paths:
     @property
     def models(self) -> Path:
         return self.artifacts / "models"
+
+    @property
+    def policy(self) -> Path:
+        return self.artifacts / "policy.json"
 
     @property
     def labels(self) -> Path:

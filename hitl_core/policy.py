@@ -47,6 +47,14 @@ ORDERINGS: dict[str, tuple[str, ...]] = {
     "exploration": ("newest", "oldest"),
 }
 SECONDS_PER_DAY = 86_400
+#: Why a point is in the queue, as the Verify card says it.
+EXPLAINED = {
+    "picked for review": "someone picked it on the map",
+    "unknown": "the detector has seen nothing like it",
+    "alert": "the classifier flags it: confirm or clear the alert",
+    "uncertain": "the classifier is unsure",
+    "exploration": "a random check of the stream",
+}
 
 
 @dataclass(frozen=True)

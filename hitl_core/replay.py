@@ -70,6 +70,7 @@ class StreamState:
     synced_at: float = 0.0
     boot: str = ""
     picks: int = 0  # bumped whenever points are picked for review
+    rescores: int = 0  # bumped whenever replayed rows are scored again (a new current version)
 
     @property
     def finished(self) -> bool:
@@ -261,6 +262,57 @@ class StreamStore:
                 raw["picks"] = raw.get("picks", 0) + 1  # tallies of the history recount the queue
                 self._write_state(raw)  # durable: flushes the arrays too
             return int((unmarked & ~waiting).sum())
+
+    # -- re-scoring ------------------------------------------------------------------
+    def rescore(
+        self,
+        features: Callable[[int, int], np.ndarray],
+        scorer: Scorer,
+        keep: Callable[[int, int], np.ndarray] | None = None,
+        progress: Callable[[float, str], None] | None = None,
+        still_wanted: Callable[[], bool] | None = None,
+        chunk: int = 20_000,
+    ) -> int:
+        """Score the replayed rows again (with ``scorer``: a newly current version).
+
+        Rows where ``keep(start, stop)`` is True keep the scores they have (verified
+        points keep the scores their reviewer saw). The rows are scored in chunks
+        outside the stream's lock, so ticks go on meanwhile; each chunk is written under
+        the lock, unless the stream was reset since, or ``still_wanted()`` says another
+        version has become current (then the caller starts over). Rows the stream
+        reaches meanwhile are scored by the ticks, already with the new version.
+        Returns the rows scored again.
+        """
+        state = self.state()
+        epoch, stop = state.epoch, state.cursor
+        done = 0
+        for lo in range(0, stop, chunk):
+            if still_wanted is not None and not still_wanted():
+                return done
+            hi = min(stop, lo + chunk)
+            p, novelty, unknown, version = scorer(features(lo, hi))
+            mask = np.ones(hi - lo, dtype=bool) if keep is None else ~np.asarray(keep(lo, hi), dtype=bool)
+            with self._locked():
+                raw = read_json(self.state_path)
+                if raw["epoch"] != epoch:
+                    return done  # reset meanwhile: those rows are no longer replayed
+                arrays = self.arrays()
+                values = {
+                    "proba": p,
+                    "novelty": novelty,
+                    "unknown": unknown,
+                    "status": scoring.statuses(p, unknown),
+                    "version": np.full(hi - lo, version, dtype=np.int32),
+                }
+                for name, new in values.items():
+                    view = arrays[name][lo:hi]
+                    view[mask] = np.asarray(new)[mask]
+                raw["rescores"] = raw.get("rescores", 0) + 1  # tallies recount statuses and bands
+                self._write_state(raw, durable=hi >= stop)
+            done += int(mask.sum())
+            if progress is not None:
+                progress(hi / stop, f"Re-scoring replayed points: {hi:,} of {stop:,}")
+        return done
 
     # -- advancing -------------------------------------------------------------------
     def advance(

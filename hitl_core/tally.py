@@ -12,7 +12,9 @@ after a crash or a power cut (a stored running histogram would count twice the r
 a rewound stream scores again). It is rebuilt from scratch when the stream was reset
 (its epoch changed) or rewound (its cursor went back); when points were picked for
 review (the state's ``picks`` changed) only the review-queue count is taken again,
-because a pick changes rows already counted.
+because a pick changes rows already counted, and when replayed rows were scored again
+by a newly current version (``rescores`` changed) the statuses and bands are counted
+again too: their feature values, and so the histograms, never change.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from hitl_core import scoring
+from hitl_core import policy, scoring
 from hitl_core.config import FRAUD_THRESHOLD, UNCERTAIN_BAND
 from hitl_core.replay import StreamState
 
@@ -43,6 +45,7 @@ class Tally:
     cursor: int
     epoch: int
     picks: int
+    rescores: int  # the stream state's count of re-scoring writes this tally reflects
     status: np.ndarray  # points per status code (scoring.NORMAL, FRAUD, UNCERTAIN, UNKNOWN)
     bands: np.ndarray  # points per probability band, see BANDS (no classifier: in none)
     waiting: int  # points with a reason to be reviewed, labelled or not
@@ -72,14 +75,14 @@ def band_counts(p: np.ndarray) -> np.ndarray:
         )
 
 
-def waiting_flags(arrays: dict[str, np.ndarray], audit: np.ndarray, lo: int, hi: int) -> np.ndarray:
+def waiting_flags(arrays: dict[str, np.ndarray], explore: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """Which of stream positions ``lo:hi`` have a reason to be reviewed."""
     return (
-        scoring.queue_reasons(
+        policy.queue_reasons(
             np.asarray(arrays["proba"][lo:hi]),
             np.asarray(arrays["unknown"][lo:hi]),
             np.asarray(arrays["requested"][lo:hi]),
-            audit[lo:hi],
+            explore[lo:hi],
         )
         >= 0
     )
@@ -98,6 +101,7 @@ class RunningTally:
             cursor=0,
             epoch=state.epoch,
             picks=state.picks,
+            rescores=state.rescores,
             status=np.zeros(4, dtype=np.int64),
             bands=np.zeros(4, dtype=np.int64),
             waiting=0,
@@ -123,6 +127,17 @@ class RunningTally:
             t = self._tally
             if t is None or t.epoch != state.epoch or t.cursor > state.cursor:
                 t = self._empty(state)
+            if t.rescores != state.rescores:
+                # Rows already counted were scored again by another version: their
+                # statuses and bands changed, their feature values (histograms) did not.
+                status, bands = np.zeros(4, dtype=np.int64), np.zeros(4, dtype=np.int64)
+                for lo in range(0, t.cursor, CHUNK):
+                    hi = min(t.cursor, lo + CHUNK)
+                    status += np.bincount(np.asarray(arrays["status"][lo:hi]), minlength=4)
+                    bands += band_counts(np.asarray(arrays["proba"][lo:hi]))
+                for arr in (status, bands):
+                    arr.flags.writeable = False
+                t = replace(t, status=status, bands=bands, picks=-1, rescores=state.rescores)
             if t.picks != state.picks:
                 waiting = sum(
                     int(waiting_flags(arrays, audit, lo, min(t.cursor, lo + CHUNK)).sum())

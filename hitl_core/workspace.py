@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from hitl_core import datasets, retrain, scoring, wording
+from hitl_core import policy as policies
 from hitl_core.config import Paths, workspace_home
 from hitl_core.datasets import DatasetSpec, PreparedDataset
 from hitl_core.durable import atomic_write_json, exclusive, read_json
@@ -55,8 +56,12 @@ class Counts:
 class Workspace:
     """Everything under one ``HITL_HOME``. Thread-safe; share one per process."""
 
-    def __init__(self, home: str | Path | None = None) -> None:
+    def __init__(self, home: str | Path | None = None, rescore_in_background: bool = False) -> None:
+        """``rescore_in_background``: after a switch of the current version, score the
+        replayed points again on a background job (the app, which must stay live)
+        rather than before the call returns (the CLI, scripts and tests)."""
         self.paths = Paths(workspace_home(home))
+        self.rescore_in_background = rescore_in_background
         self.jobs = JobBoard()
         self._mutex = threading.RLock()
         self._incarnation: tuple | None = ()  # never a real key: the first look opens the stores
@@ -92,7 +97,7 @@ class Workspace:
             self._bundles: dict[int, ModelBundle] = {}
             self._version_labels: dict[int, pd.DataFrame] = {}
             self._thresholds: dict[int, float] = {}
-            self._audit: np.ndarray | None = None
+            self._explore: np.ndarray | None = None
             self._tally: RunningTally | None = None
             self._spec: dict[str, Any] | None = None
             self._incarnation = key
@@ -111,6 +116,30 @@ class Workspace:
     def stream(self) -> StreamStore:
         self._sync()
         return self._stream
+
+    @property
+    def policy(self) -> policies.ReviewPolicy:
+        """The workspace's review policy (``artifacts/policy.json``; the default until changed)."""
+        path = self.paths.policy
+        if not path.exists():
+            return policies.ReviewPolicy.default()
+        try:
+            return policies.ReviewPolicy.from_json(read_json(path))
+        except (InvalidInput, ValueError) as exc:
+            raise IntegrityError(f"the review policy in {path} is damaged ({exc}); set it again") from None
+
+    def set_policy(self, **changes: Any) -> policies.ReviewPolicy:
+        """Change the review policy (shares, alert_capacity, order); validated before it is stored."""
+        if not self.ready:
+            raise NotReady(f"the workspace at {self.paths.home} has not been initialised")
+        updated = self.policy.with_changes(**changes)
+        atomic_write_json(self.paths.policy, updated.to_json())
+        return updated
+
+    def reset_policy(self) -> policies.ReviewPolicy:
+        """Back to the default review policy."""
+        self.paths.policy.unlink(missing_ok=True)
+        return self.policy
 
     @property
     def generation(self) -> str | None:
@@ -327,13 +356,13 @@ class Workspace:
             out[v] = t
         return out
 
-    def _audit_flags(self) -> np.ndarray:
-        """The deterministic audit sample over every stream position (computed once)."""
+    def _exploration_flags(self) -> np.ndarray:
+        """The exploration sample over every stream position (deterministic; computed once)."""
         with self._mutex:
-            if self._audit is None:
+            if self._explore is None:
                 ds = self.dataset
-                self._audit = scoring.audit_flags(ds.n_base + np.arange(ds.stream_len, dtype=np.int64))
-            return self._audit
+                self._explore = policies.exploration_flags(ds.n_base + np.arange(ds.stream_len, dtype=np.int64))
+            return self._explore
 
     # -- the stream --------------------------------------------------------------------
     def _stream_features(self, start: int, stop: int) -> np.ndarray:
@@ -399,7 +428,7 @@ class Workspace:
             if self._tally is None:
                 self._tally = RunningTally(self.stream.layout()[0])
             running = self._tally
-        return running.update(state, self.stream.arrays(), self._stream_features, self._audit_flags())
+        return running.update(state, self.stream.arrays(), self._stream_features, self._exploration_flags())
 
     def counts(self, state: StreamState | None = None) -> Counts:
         state = state or self.stream.state()
@@ -410,9 +439,9 @@ class Workspace:
         waiting_labelled = 0
         if len(labelled):
             arrays = self.stream.arrays()
-            audit = self._audit_flags()
+            explore = self._exploration_flags()
             sub = {name: arrays[name][labelled] for name in ("proba", "unknown", "requested")}
-            waiting_labelled = int(waiting_flags(sub, audit[labelled], 0, len(labelled)).sum())
+            waiting_labelled = int(waiting_flags(sub, explore[labelled], 0, len(labelled)).sum())
         return Counts(
             seen=n,
             length=state.length,
@@ -442,7 +471,7 @@ class Workspace:
         """Send replayed points to the review queue; returns how many were new there.
 
         Every picked point is marked (picked points lead the queue), but only points
-        that were neither waiting already (unknown, uncertain, audit sample, picked
+        that were neither waiting already (unknown, alert, uncertain, exploration, picked
         before) nor labelled count as new.
         """
         ids = [self._check_point(pid) for pid in point_ids]
@@ -450,33 +479,39 @@ class Workspace:
             raise InvalidInput("no points were selected")
         positions = np.unique(self.dataset.stream_position(np.asarray(ids, dtype=np.int64)))
         arrays = self.stream.arrays()
-        queued = scoring.queue_reasons(
+        queued = policies.queue_reasons(
             np.asarray(arrays["proba"][positions], dtype=np.float64),
             np.asarray(arrays["unknown"][positions]),
             np.zeros(len(positions), dtype=bool),  # picked before: request_review knows, under its lock
-            self._audit_flags()[positions],
+            self._exploration_flags()[positions],
         )
         labelled = np.isin(positions, self._labelled_positions(int(positions.max()) + 1))
         return self.stream.request_review(positions, waiting=(queued >= 0) | labelled)
 
     # -- review ------------------------------------------------------------------------
     def queue(self, with_features: bool = True) -> pd.DataFrame:
-        """The review queue, best first (see :func:`hitl_core.scoring.review_queue`)."""
+        """The review queue under the workspace's policy, best first (see :mod:`hitl_core.policy`)."""
         state = self.stream.state()
         arrays = self.stream.arrays()
         n = state.cursor
         ds = self.dataset
         versions = np.asarray(arrays["version"][:n])
-        queue = scoring.review_queue(
-            ds.n_base + np.arange(n, dtype=np.int64),
+        ids = ds.n_base + np.arange(n, dtype=np.int64)
+        queue = policies.build_queue(
+            self.policy,
+            ids,
             np.asarray(arrays["proba"][:n], dtype=np.float64),
             np.asarray(arrays["novelty"][:n], dtype=np.float64),
             self.thresholds(versions)[versions] if n else np.empty(0),
             np.asarray(arrays["unknown"][:n]),
             np.asarray(arrays["requested"][:n]),
             self._labelled_mask(n),
-            self._audit_flags()[:n],
+            self._exploration_flags()[:n],
+            time=ds.time[ids] if ds.spec.time else None,
         )
+        positions = queue["point_id"].to_numpy(np.int64) - ds.n_base
+        queue["status"] = scoring.status_names(np.asarray(arrays["status"])[positions]) if len(queue) else []
+        queue["version"] = versions[positions] if len(queue) else []
         if with_features and len(queue):
             rows = ds.rows(queue["point_id"].to_numpy())
             queue = queue.merge(rows, on="point_id", how="left", sort=False)
@@ -604,6 +639,7 @@ class Workspace:
             version = self.registry.write(models, meta, {"labels.parquet": retrain.verified_table(verified)})
             if decision == "promoted":
                 self.registry.set_current(version, "promoted")
+                self._after_switch(lambda f, m: progress(0.9 + 0.1 * f, m))
             progress(1.0, "Done.")
             return retrain.RetrainResult(
                 version,
@@ -616,7 +652,7 @@ class Workspace:
                 time.perf_counter() - start,
             )
 
-    def rollback(self, version: int) -> None:
+    def rollback(self, version: int, progress: Progress = _quiet) -> None:
         """Make an earlier (or any stored) version current again."""
         version = int(version)
         if version not in self.registry.version_numbers():
@@ -625,6 +661,63 @@ class Workspace:
             raise InvalidInput(f"version {version} is already current")
         self.models(version)  # verifies files and compatibility before switching
         self.registry.set_current(version, "rollback")
+        self._after_switch(progress)
+
+    # -- re-scoring after a switch -----------------------------------------------------
+    def _after_switch(self, progress: Progress) -> None:
+        if self.rescore_in_background:
+            self.start_rescore()
+        else:
+            self.rescore(progress)
+
+    def rescore(self, progress: Progress = _quiet) -> int:
+        """Score every replayed, unverified point again with the current version.
+
+        Run after each switch of the current version (promotion or rollback), so the
+        queue, the counts and the Monitor reflect the version in force; each point's
+        ``version`` records which version scored it. Starts over if yet another
+        version becomes current meanwhile. Returns the points scored again.
+        """
+        while True:
+            target = self.current_version()
+            if target is None:
+                return 0
+            bundle = self.models(target)
+
+            def scorer(X: np.ndarray, bundle: ModelBundle = bundle):
+                scores = bundle.models.score(X)
+                return scores.p, scores.novelty, scores.unknown, bundle.version
+
+            def keep(lo: int, hi: int) -> np.ndarray:
+                return self._labelled_mask(hi)[lo:hi]
+
+            generation = self.generation
+
+            def still_wanted(v: int = target, g: str | None = generation) -> bool:
+                return self.generation == g and self.current_version() == v
+
+            done = self.stream.rescore(
+                self._stream_features,
+                scorer,
+                keep=keep,
+                progress=lambda f, m, v=target: progress(f, f"{m} (version {v})"),
+                still_wanted=still_wanted,
+            )
+            if still_wanted() or self.generation != generation:
+                return done
+
+    def start_rescore(self) -> Job:
+        """:meth:`rescore` on a background job of this process (one at a time; a switch
+        during a run makes that run start over with the new version)."""
+        return self.jobs.start("rescore", lambda progress: self.rescore(progress))
+
+    def wait_rescore(self, progress: Progress = _quiet) -> None:
+        """Wait for this process's re-scoring to finish, reporting its progress (the CLI)."""
+        job = self.jobs.get("rescore")
+        while job is not None and not job.wait(0.2):
+            progress(*job.progress)
+        if job is not None and job.error is not None:
+            raise job.error
 
     def history(self) -> pd.DataFrame:
         """One row per version: when, parent, labels used, metrics, decision, current."""

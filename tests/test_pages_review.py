@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from hitl_app.state import StateKeys
-from hitl_core import Workspace, scoring
+from hitl_core import Workspace, policy
 from hitl_core.durable import exclusive
 from hitl_core.errors import InvalidInput
 from hitl_core.retrain import RetrainResult
@@ -222,13 +222,13 @@ def test_picks_count_only_points_new_in_the_queue(paused: Workspace):
     queue = ws.queue()
     unknown = queue.loc[queue["reason"] == "unknown", "point_id"].astype(int).tolist()[:2]
     uncertain = queue.loc[queue["reason"] == "uncertain", "point_id"].astype(int).tolist()[:2]
-    audit = queue.loc[queue["reason"] == "audit sample", "point_id"].astype(int).tolist()[:1]
+    audit = queue.loc[queue["reason"].isin(["alert", "exploration"]), "point_id"].astype(int).tolist()[:1]
     assert len(unknown) == 2 and len(uncertain) == 2 and len(audit) == 1
     scored = ws.scored()
     calm = scored.loc[~scored["point_id"].isin(queue["point_id"]) & (scored["status"] == "normal"), "point_id"]
     fresh, labelled = calm.astype(int).tolist()[:2], calm.astype(int).tolist()[2]
     ws.label(labelled, "normal", "ana")
-    assert not scoring.audit_flags(np.asarray(fresh)).any()
+    assert not policy.exploration_flags(np.asarray(fresh)).any()
 
     assert ws.pick_for_review(unknown + uncertain + audit + [labelled] + fresh + fresh) == len(fresh)
     assert ws.pick_for_review(unknown + fresh) == 0  # nothing new the second time

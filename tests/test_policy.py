@@ -126,3 +126,10 @@ def test_a_policy_round_trips_through_json():
     assert ReviewPolicy.from_json(policy.to_json()) == policy
     with pytest.raises(InvalidInput, match="unknown review-policy setting"):
         ReviewPolicy.from_json({**policy.to_json(), "colour": "red"})
+
+
+def test_the_exploration_sample_is_deterministic_and_at_its_rate():
+    ids = np.arange(200_000)
+    a = exploration_flags(ids, 0.01)
+    assert np.array_equal(a, exploration_flags(ids, 0.01))
+    assert 0.009 < a.mean() < 0.011

@@ -6,6 +6,8 @@ workspace; the parts only a browser shows are in tests/browser/test_e2e_shared_s
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -164,7 +166,7 @@ def test_map_axes_hold_still_when_an_outlier_leaves_the_drawn_window(ws: Workspa
         ranges.append(monitor.plot_ranges(ws, snap.window, x_f, y_f, extent=(snap.low, snap.high)))
         ws.replay(200)
     # Ranges only ever grow; they never jump back when the extremes scroll out of the window.
-    for before, after in zip(ranges, ranges[1:], strict=False):
+    for before, after in itertools.pairwise(ranges):
         for (lo0, hi0), (lo1, hi1) in zip(before, after, strict=True):
             assert lo1 <= lo0 and hi1 >= hi0
     # The window-only ranges, as drawn before, did jump back: the test would catch it.

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from hitl_core import Workspace, monitor, scoring
+from hitl_core import Workspace, monitor, policy, scoring
 from hitl_core.durable import read_json
 
 
@@ -20,8 +20,8 @@ def recount(ws: Workspace) -> dict:
     current = ws.labels.current()
     pos = current["point_id"].to_numpy(np.int64) - ws.dataset.n_base
     labelled[pos[(pos >= 0) & (pos < n)]] = True
-    audit = scoring.audit_flags(ws.dataset.n_base + np.arange(n, dtype=np.int64))
-    waiting = scoring.queue_reasons(p, unknown, np.asarray(arrays["requested"][:n]), audit) >= 0
+    explore = policy.exploration_flags(ws.dataset.n_base + np.arange(n, dtype=np.int64))
+    waiting = policy.queue_reasons(p, unknown, np.asarray(arrays["requested"][:n]), explore) >= 0
     X = ws.dataset.X[ws.dataset.n_base : ws.dataset.n_base + n]
     edges = ws.stream.layout()[0]
     hist = [np.bincount(np.searchsorted(e, X[:, j], side="right"), minlength=len(e) + 1) for j, e in enumerate(edges)]
