@@ -267,8 +267,44 @@ def cmd_retrain(args: argparse.Namespace) -> None:
 
 def cmd_rollback(args: argparse.Namespace) -> None:
     ws = _open(args)
-    ws.rollback(args.version)
+    ws.rollback(args.version, progress=_progress)
     _emit({"current_version": ws.current_version()}, args.format, f"Version {args.version} is current again.")
+
+
+def _pairs(text: str | None, what: str) -> dict[str, str]:
+    """``a=1,b=2`` as a dict; a clear error naming the malformed part."""
+    if not text:
+        return {}
+    out = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise InvalidInput(f"{what} must be given as REASON=VALUE pairs separated by commas, not {part!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def cmd_policy(args: argparse.Namespace) -> None:
+    ws = _open(args)
+    if args.reset:
+        policy = ws.reset_policy()
+    else:
+        changes: dict[str, Any] = {}
+        shares = _pairs(args.share, "--share")
+        if shares:
+            changes["shares"] = {**{r: v * 100 for r, v in ws.policy.shares.items()}, **shares}
+        if args.alert_capacity is not None:
+            changes["alert_capacity"] = args.alert_capacity
+        order = _pairs(args.order, "--order")
+        if order:
+            changes["order"] = order
+        policy = ws.set_policy(**changes) if changes else ws.policy
+    text = "\n".join(
+        [policy.describe(), ""]
+        + [f"  {r:<12} share {policy.shares[r]:>4.0%}   order: {policy.order[r]}" for r in policy.shares]
+        + [f"  alerts a day {policy.alert_capacity or 'no limit'}"]
+    )
+    _emit(policy.to_json(), args.format, text)
 
 
 def cmd_versions(args: argparse.Namespace) -> None:
@@ -407,6 +443,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("evaluate", cmd_evaluate, "held-out metrics of a model version (default: the current one)")
     p.add_argument("--version", type=int, help="model version (default: current)")
+
+    p = add("policy", cmd_policy, "show or change the review policy (which points reach a reviewer, in what order)")
+    p.add_argument(
+        "--share",
+        metavar="REASON=PERCENT,...",
+        help="share of the queue's head per reason (unknown, alert, uncertain, exploration), e.g. alert=50,unknown=30; "
+        "reasons not named keep theirs, and the shares are scaled to add up to 100",
+    )
+    p.add_argument(
+        "--alert-capacity", type=int, metavar="N", help="alerts the team confirms per day of data (0 = every alert)"
+    )
+    p.add_argument(
+        "--order",
+        metavar="REASON=ORDER,...",
+        help="order within a reason, e.g. 'alert=least confident' (unknown: most novel|newest; alert: most "
+        "confident|least confident|newest; uncertain: closest to the threshold|newest; exploration: newest|oldest)",
+    )
+    p.add_argument("--reset", action="store_true", help="go back to the default policy")
 
     add("versions", cmd_versions, "list every model version")
     add("status", cmd_status, "summarise the workspace")

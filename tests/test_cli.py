@@ -207,3 +207,39 @@ def test_the_readmes_history_example_prints_rows_at_that_point_of_the_walkthroug
         assert proc.returncode == 0, (args, proc.stderr)
     rows = proc.stdout.strip().splitlines()
     assert len(rows) > 1, f"`{' '.join(history)}` printed only {rows}"
+
+
+# -- the review policy ---------------------------------------------------------------------
+
+
+def test_policy_is_shown_changed_and_followed_by_the_queue(home, capsys):
+    from tests.conftest import digest
+
+    code, out, _ = _cli(capsys, "policy", "--format", "json")
+    assert code == 0 and json.loads(out)["shares"]["alert"] > 0
+    code, out, err = _cli(
+        capsys, "policy", "--share", "unknown=0,alert=100,uncertain=0,exploration=0", "--order", "alert=newest"
+    )
+    assert code == 0, err
+    assert "100% alert" in out
+    ws = Workspace(home)
+    ws.stream.pause()
+    ws.replay(1_500)
+    queue = ws.queue(with_features=False)
+    alerts = queue[queue["reason"] == "alert"]
+    assert len(alerts) and (queue["reason"].head(len(alerts)) == "alert").all()
+    assert (np.diff(alerts["point_id"].to_numpy()) < 0).all()  # newest first
+
+    # Bad input: a clear error and the stored policy unchanged.
+    before = digest(home / "artifacts")
+    for bad in (
+        ["--share", "alert=-5"],
+        ["--share", "alert"],
+        ["--order", "alert=loudest"],
+        ["--alert-capacity", "-1"],
+    ):
+        code, _, err = _cli(capsys, "policy", *bad)
+        assert code == 2 and err.startswith("error:") and "Traceback" not in err, (bad, err)
+    assert digest(home / "artifacts") == before
+    code, out, _ = _cli(capsys, "policy", "--reset", "--format", "json")
+    assert code == 0 and json.loads(out)["order"]["alert"] == "most confident"

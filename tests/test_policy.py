@@ -133,3 +133,33 @@ def test_the_exploration_sample_is_deterministic_and_at_its_rate():
     a = exploration_flags(ids, 0.01)
     assert np.array_equal(a, exploration_flags(ids, 0.01))
     assert 0.009 < a.mean() < 0.011
+
+
+def test_the_verify_page_states_the_policy_and_changes_it(home):
+    from streamlit.testing.v1 import AppTest
+
+    from hitl_core import Workspace
+    from tests.conftest import REPO
+
+    ws = Workspace(home)
+    ws.stream.pause()
+    ws.replay(1_500)
+    at = AppTest.from_file(str(REPO / "Home.py"), default_timeout=120)
+    at.switch_page("app_pages/verify.py").run()
+    assert not at.exception, at.exception
+    assert any(e.label.startswith("Review policy — Picked points first") for e in at.expander)
+    at.number_input(key="policy_share_alert").set_value(100)
+    for reason in ("unknown", "uncertain", "exploration"):
+        at.number_input(key=f"policy_share_{reason}").set_value(0)
+    at.number_input(key="policy_capacity").set_value(7)
+    at.selectbox(key="policy_order_alert").set_value("least confident")
+    at.button[[b.label for b in at.button].index("Save the policy")].click().run()
+    assert not at.exception, at.exception
+    saved = Workspace(home).policy
+    assert saved.shares["alert"] == 1.0 and saved.alert_capacity == 7 and saved.order["alert"] == "least confident"
+    assert any("100% alert" in e.label for e in at.expander)
+    # All shares at zero: refused with the reason, the stored policy unchanged.
+    at.number_input(key="policy_share_alert").set_value(0)
+    at.button[[b.label for b in at.button].index("Save the policy")].click().run()
+    assert any("above zero" in e.value for e in at.error)
+    assert Workspace(home).policy == saved
