@@ -83,7 +83,7 @@ with context.user_errors():
         st.info(nothing_new + " Label points on the **Verify** page first.", icon=":material/info:")
         anyway = st.checkbox(
             "Retrain anyway",
-            key="retrain_anyway",
+            key=StateKeys.RETRAIN_ANYWAY,
             help="Build and evaluate a new version from the same verdicts (it will score like the current one).",
         )
     clicked = st.button(
@@ -105,6 +105,8 @@ with context.user_errors():
                 box.update(label=f"Retraining failed: {failure}", state="error", expanded=False)
             else:
                 st.session_state[StateKeys.LAST_RETRAIN] = result
+                # "Anyway" is asked each time: it does not carry over to the next retrain.
+                st.session_state.pop(StateKeys.RETRAIN_ANYWAY, None)
                 box.update(label=f"Retrained in {result.seconds:.1f} s", state="complete", expanded=False)
                 st.rerun()  # redraw the figures above (current version, new labels) and the sidebar
     if failure is not None:

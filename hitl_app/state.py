@@ -22,3 +22,4 @@ class StateKeys:
     DATA_DIGESTS = "data_upload_digest"
     #: Prefix of the Data page's column choices, one set per file (see app_pages/data.py).
     DATA_CHOICES = "data_file_"
+    RETRAIN_ANYWAY = "retrain_anyway"

@@ -168,6 +168,8 @@ def test_the_page_disables_retrain_with_nothing_new_and_offers_anyway(paused: Wo
     at.button(key="retrain").click().run()
     assert not at.exception, at.exception
     assert paused.registry.version_numbers() == [1, 2]
+    # The choice is made afresh each time: the next retrain with nothing new is disabled again.
+    assert at.button(key="retrain").disabled and not at.checkbox(key="retrain_anyway").value
 
 
 # -- the banner after a switch of versions -----------------------------------------------------
