@@ -268,7 +268,7 @@ def cmd_retrain(args: argparse.Namespace) -> None:
 def cmd_rollback(args: argparse.Namespace) -> None:
     ws = _open(args)
     ws.rollback(args.version, progress=_progress)
-    _emit({"current_version": ws.current_version()}, args.format, f"Version {args.version} is current again.")
+    _emit({"current_version": ws.current_version()}, args.format, f"Version {args.version} is current now.")
 
 
 def _pairs(text: str | None, what: str) -> dict[str, str]:
@@ -438,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
         "would be the same models again)",
     )
 
-    p = add("rollback", cmd_rollback, "make an earlier model version current again")
+    p = add("rollback", cmd_rollback, "make another stored model version current (back or forward)")
     p.add_argument("version", type=int, help="the version number to make current (the versions command lists them)")
 
     p = add("evaluate", cmd_evaluate, "held-out metrics of a model version (default: the current one)")
