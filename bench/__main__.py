@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import label_store, refresh, retrain_time, scale, startup, throughput
+from bench import label_store, refresh, rescore, retrain_time, scale, startup, throughput
 from bench.common import machine
 from bench.server import REPO
 
@@ -51,6 +51,11 @@ def main() -> None:
     section("Scoring throughput", "python -m bench.throughput", lambda: throughput.report(throughput.run(args.folder)))
     section("Retrain time", "python -m bench.retrain_time", lambda: retrain_time.report(retrain_time.run(args.folder)))
     section("Label store", "python -m bench.label_store", lambda: label_store.report(label_store.run()))
+    section(
+        "Re-scoring after a switch of version",
+        "python -m bench.rescore",
+        lambda: rescore.report(rescore.run(args.folder)),
+    )
     section(
         "Cold start, restart and memory", "python -m bench.startup", lambda: startup.report(startup.run(args.folder))
     )
