@@ -256,9 +256,13 @@ def cmd_retrain(args: argparse.Namespace) -> None:
         "labels_used": result.labels_used,
         "seconds": round(result.seconds, 3),
         "conditions": [c.__dict__ for c in result.conditions],
+        # candidate - current per held-out metric, with its paired bootstrap interval
+        "differences": {name: d.to_json() for name, d in result.differences.items()},
+        "verdict_classifier": result.verdict_check.to_json() if result.verdict_check else None,
         "candidate": result.candidate_metrics,
         "current": result.current_metrics,
     }
+    # The held-out conditions' details carry each difference with its interval.
     lines = [result.summary()] + [
         f"  {'pass' if c.passed else 'FAIL'}  {c.name}: {c.detail}" for c in result.conditions
     ]

@@ -96,6 +96,51 @@ MIN_LABELS_PER_CLASS = 10
 MAX_REFERENCE_ROWS = 10_000
 
 
+# -- the promotion gate (see hitl_core.retrain) ---------------------------------------
+#: Confidence level of the gate's intervals of (candidate - current) on a held-out metric.
+GATE_CONFIDENCE = 0.95
+#: Paired bootstrap resamples of the held-out rows (seeded, so a decision repeats).
+#: With 2,000 the interval's 2.5% bound rests on 50 resamples; both metrics together
+#: cost 0.26 s on the credit-card data's 3,287 held-out rows and 0.38 s on the demo's
+#: 6,000 (2 busy cores).
+GATE_RESAMPLES = 2_000
+GATE_SEED = 0
+#: A held-out metric refuses a candidate only when its loss is beyond the noise (the
+#: whole interval below 0) *and* larger than its tolerance: recall's is
+#: RECALL_TOLERANCE, PR-AUC's this. Few held-out rows change between versions, so the
+#: paired comparison finds losses too small to matter: over 20 rounds of honest
+#: verdicts on the credit-card data (all features) it called PR-AUC drops of
+#: 0.001-0.002 significant in 6 rounds, and no honest round lost more than 0.003.
+#: 0.005 lies above those and below the 0.009 loss of a candidate the old gate let by.
+PR_AUC_TOLERANCE = 0.005
+#: Fewest held-out rows of each class for the bootstrap to decide. A recall loss shows
+#: only when no resample misses every lost positive more than 2.5% of the time: with P
+#: positives and k of them lost (none gained) that chance is (1 - k/P)^P ~ e^-k, so the
+#: bootstrap first sees k = 4 lost, a recall drop of 4/P. At 40 positives that blind
+#: spot is 0.10; below it (breast cancer: 17 malignant of 68 held-out rows) percentile
+#: intervals also cover poorly, so recall falls back to an exact sign test and PR-AUC
+#: is shown but does not decide.
+MIN_HOLDOUT_PER_CLASS = 40
+#: A classifier trained from verdicts alone (a detector-only workspace's first one: no
+#: labelled held-out rows, nothing to compare with) must reach this out-of-fold balanced
+#: accuracy on the verdicts (stratified k-fold, k = min(5, smallest class)). Chance is
+#: 0.5. Measured with 10 verdicts of each class, 25 draws each: honest verdicts scored
+#: 0.89 on average on the demo (all >= 0.70) and 0.85 on the credit-card data with all
+#: features (24 of 25 >= 0.70); random verdicts 0.54 and 0.49, spread 0.12-0.15, with
+#: 5 and 3 of 25 >= 0.70. Together with the flagged-share bounds below, random
+#: verdicts passed 3 of 25 times on the demo and never on the credit-card data.
+FIRST_CV_FLOOR = 0.7
+#: ... and the share of replayed stream rows without a verdict that it flags at the
+#: operating threshold must lie within these bounds. Abnormal is the minority class by
+#: definition (fraud is 0.17% of card traffic, 1.7% of the credit-card subset): one
+#: that flags half the traffic has learnt the wrong class (with the two verdict buttons
+#: swapped, one flagged 92% of the demo's stream); one that flags under one row in
+#: 10,000 has learnt only the verdict points themselves. Honest first classifiers from
+#: 10 verdicts of each class flagged 2.6-49% of the demo's stream, 4.2-31% of the
+#: credit-card data's: crude, but within the bounds.
+FLAGGED_SHARE_BOUNDS = (0.0001, 0.5)
+
+
 @dataclass(frozen=True)
 class Paths:
     """Every location inside one workspace. Pages never build paths themselves."""

@@ -3,10 +3,17 @@
 The candidate is promoted only if it fixes what the experts said without losing the
 abnormal cases (fraud, in the demo) the current version catches:
 
-1. **recall** — on the held-out part of the base data, recall at the operating
-   threshold is not lower than the current version's by more than
-   :data:`~hitl_core.config.RECALL_TOLERANCE`;
-2. **verdicts** — every verified point is classified as the experts said.
+1. **recall** and 2. **PR-AUC** — both versions score the same held-out rows, and a
+   paired bootstrap over those rows gives an interval for each difference (candidate
+   minus current; :func:`paired_differences`). The candidate is refused only when
+   the whole interval lies below 0: with ~100 held-out frauds one flipped fraud is a
+   recall drop of 0.01, which is noise, not a loss. A held-out set too small for the
+   bootstrap says so, and then falls back to an exact sign test for recall;
+3. **verdicts** — every verified point is classified as the experts said;
+4. a classifier trained from **verdicts alone** (a detector-only workspace's first
+   one: no labelled held-out rows, nothing to compare with) must also pass a
+   cross-validation on the verdicts and flag a sane share of the replayed stream
+   (:func:`check_verdict_classifier`).
 
 Both versions are evaluated in the same run on the same rows, so the comparison never
 depends on figures stored by an older release. A retrain with no new verdict is refused
@@ -19,27 +26,36 @@ import hashlib
 import io
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, roc_auc_score
+from scipy.stats import binomtest
+from sklearn.metrics import average_precision_score, balanced_accuracy_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
 
 from hitl_core.classifier import FraudClassifier
 from hitl_core.config import (
     EXPERT_WEIGHT,
+    FIRST_CV_FLOOR,
+    FLAGGED_SHARE_BOUNDS,
     FRAUD_THRESHOLD,
+    GATE_CONFIDENCE,
+    GATE_RESAMPLES,
+    GATE_SEED,
     KNN_K,
     MAX_REFERENCE_ROWS,
+    MIN_HOLDOUT_PER_CLASS,
     MIN_LABELS_PER_CLASS,
+    PR_AUC_TOLERANCE,
     RECALL_TOLERANCE,
     UNKNOWN_QUANTILE,
 )
 from hitl_core.datasets import PreparedDataset
 from hitl_core.detector import NoveltyDetector
 from hitl_core.errors import InvalidInput
-from hitl_core.models import ModelSet
+from hitl_core.models import ModelSet, Scores
 
 Progress = Callable[[float, str], None]
 
@@ -123,11 +139,7 @@ def fit_models(
             progress(
                 0.3, f"Training the classifier with {len(ts.verified)} verified labels on {int(known.sum()):,} rows…"
             )
-            # Trained on verdicts alone (detector-only data), the classifier sees tens of
-            # rows: LightGBM's default smallest leaf (20 rows) would forbid any split.
-            leaf = 20 if base is not None else max(2, min(20, int(known.sum()) // 10))
-            X_fit, y_fit = ts.replicated(np.flatnonzero(known))
-            adjusted = FraudClassifier(min_child_samples=leaf).fit(X_fit, y_fit, feature_names=features)
+            adjusted = _fit_adjusted(ts, np.flatnonzero(known), features, verdicts_only=base is None)
     verdict = np.arange(len(ts.X)) >= n_base
     high_dim = ts.X.shape[1] > 15
     reference = min(len(ts.X), MAX_REFERENCE_ROWS) if high_dim else len(ts.X)
@@ -138,15 +150,29 @@ def fit_models(
     return ModelSet(base, adjusted, detector)
 
 
+def _fit_adjusted(ts: TrainingSet, rows: np.ndarray, features: list[str], verdicts_only: bool) -> FraudClassifier:
+    """The verdict-aware classifier on ``rows`` of the training set (each verdict replicated)."""
+    # Trained on verdicts alone (detector-only data), the classifier sees tens of
+    # rows: LightGBM's default smallest leaf (20 rows) would forbid any split.
+    leaf = max(2, min(20, len(rows) // 10)) if verdicts_only else 20
+    X_fit, y_fit = ts.replicated(rows)
+    return FraudClassifier(min_child_samples=leaf).fit(X_fit, y_fit, feature_names=features)
+
+
 def labels_needed(verified: pd.DataFrame) -> dict[str, int]:
     """How many more verdicts of each class a detector-only workspace needs for its first classifier."""
     counts = verified["label"].value_counts() if len(verified) else pd.Series(dtype=int)
     return {lab: max(0, MIN_LABELS_PER_CLASS - int(counts.get(lab, 0))) for lab in ("normal", "abnormal")}
 
 
-def evaluate(models: ModelSet, dataset: PreparedDataset, verified: pd.DataFrame) -> dict[str, Any]:
-    """Held-out metrics and agreement with the verdicts, for one version's models."""
-    return {**holdout_metrics(models, dataset), **verdict_metrics(models, dataset, verified)}
+def evaluate(
+    models: ModelSet, dataset: PreparedDataset, verified: pd.DataFrame, held: Scores | None = None
+) -> dict[str, Any]:
+    """Held-out metrics and agreement with the verdicts, for one version's models.
+
+    ``held``: the version's scores of the held-out rows, when already computed.
+    """
+    return {**holdout_metrics(models, dataset, held), **verdict_metrics(models, dataset, verified)}
 
 
 HOLDOUT_KEYS = (
@@ -160,14 +186,15 @@ HOLDOUT_KEYS = (
 )
 
 
-def holdout_metrics(models: ModelSet, dataset: PreparedDataset) -> dict[str, Any]:
+def holdout_metrics(models: ModelSet, dataset: PreparedDataset, held: Scores | None = None) -> dict[str, Any]:
     """PR-AUC, ROC-AUC, precision and recall at the operating threshold, unknown rate.
 
     The held-out rows and a version's models never change, so these figures are
-    computed once, when the version is trained, and read from its sidecar afterwards.
+    stored with the version when it is trained (``held``: its held-out scores, when
+    already computed).
     """
     Xh, yh = dataset.X[dataset.holdout], dataset.y[dataset.holdout]
-    held = models.score(Xh)
+    held = models.score(Xh) if held is None else held
     metrics: dict[str, Any] = {
         "holdout_rows": len(yh),
         "holdout_frauds": int((yh == 1).sum()),
@@ -229,15 +256,382 @@ def require_new_verdicts(new_labels: int, current: int | None, anyway: bool = Fa
     )
 
 
+# -- candidate vs current on the same held-out rows ------------------------------------------
+
+#: Held-out rows x resamples drawn at once (bounds the draw matrices to ~8 MB each).
+_CHUNK_DRAWS = 1_000_000
+METRIC_LABELS = {"recall": "recall", "pr_auc": "PR-AUC"}
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.3f}".replace("-", "−")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Candidate minus current on one held-out metric, with its interval and what decided.
+
+    ``low``/``high`` bound a paired bootstrap interval of the difference at
+    ``confidence``. ``significant``: the loss is beyond the noise (the whole interval
+    lies below 0, or the sign test says so on a small set). The candidate is *worse*
+    (refused) only when the loss is significant and larger than ``tolerance``.
+    """
+
+    metric: str  # "recall" | "pr_auc"
+    candidate: float
+    current: float
+    difference: float
+    low: float
+    high: float
+    confidence: float
+    resamples: int
+    positives: int
+    negatives: int
+    decided_by: str  # "paired bootstrap" | "exact sign test" | "not decided"
+    significant: bool
+    tolerance: float
+    note: str = ""
+
+    @property
+    def worse(self) -> bool:
+        return self.significant and self.difference < -self.tolerance - 1e-12
+
+    @property
+    def interval(self) -> str:
+        """``−0.010 [−0.031, +0.000]``: the difference and its interval."""
+        return f"{_signed(self.difference)} [{_signed(self.low)}, {_signed(self.high)}]"
+
+    def describe(self, abnormal: str = "abnormal") -> str:
+        """``recall −0.010 [−0.031, +0.000] 95% paired bootstrap, 97 held-out fraud cases``."""
+        return (
+            f"{METRIC_LABELS[self.metric]} {self.interval} {self.confidence:.0%} paired bootstrap, "
+            f"{self.positives} held-out {abnormal} cases"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "worse": self.worse}
+
+
+@dataclass(frozen=True)
+class RankCurve:
+    """One version's ranking of the held-out rows, reduced to what average precision needs.
+
+    The rows are sorted by score once. Only a group of tied scores that holds a
+    positive adds to average precision, so each positive is mapped to its group and
+    each negative to the first such group at or after it. The average precision of
+    any resample is then two bincounts and a cumulative sum over those groups (never
+    over all rows), and equals scikit-learn's ``average_precision_score`` with the
+    resample's draw counts as ``sample_weight`` (tied scores form one threshold).
+
+    >>> curve = RankCurve.of(np.array([0.9, 0.4]), np.array([0.8, 0.1]))
+    >>> curve.average_precision(np.array([[0, 1]]), np.array([[0, 1]])).round(4).tolist()
+    [0.8333]
+    """
+
+    group_of_positive: np.ndarray
+    bin_of_negative: np.ndarray  # ``groups`` = after the last group that holds a positive
+    groups: int
+
+    @classmethod
+    def of(cls, p_positive: np.ndarray, p_negative: np.ndarray) -> RankCurve:
+        p = np.concatenate([p_positive, p_negative]).astype(np.float64)
+        order = np.argsort(-p, kind="stable")
+        ranked = p[order]
+        group = np.empty(len(p), dtype=np.int64)
+        group[order] = np.cumsum(np.r_[True, ranked[1:] != ranked[:-1]]) - 1
+        held = np.unique(group[: len(p_positive)])
+        return cls(
+            np.searchsorted(held, group[: len(p_positive)]), np.searchsorted(held, group[len(p_positive) :]), len(held)
+        )
+
+    def average_precision(self, draws_positive: np.ndarray, draws_negative: np.ndarray) -> np.ndarray:
+        """Average precision of each resample; row ``i`` of each argument indexes the positives
+        (resp. negatives) drawn in resample ``i``."""
+        size, width = len(draws_positive), self.groups + 1
+        offsets = (np.arange(size, dtype=np.int64) * width)[:, None]
+
+        def per_group(bins: np.ndarray) -> np.ndarray:
+            return np.bincount((bins + offsets).ravel(), minlength=size * width).reshape(size, width)[:, :-1]
+
+        gained = per_group(self.group_of_positive[draws_positive])
+        tp = np.cumsum(gained, axis=1)
+        seen = tp + np.cumsum(per_group(self.bin_of_negative[draws_negative]), axis=1)
+        precision = np.divide(tp, seen, out=np.zeros(tp.shape), where=seen > 0)
+        return (gained * precision).sum(axis=1) / draws_positive.shape[1]
+
+
+def paired_differences(
+    y: np.ndarray,
+    p_candidate: np.ndarray,
+    p_current: np.ndarray,
+    threshold: float = FRAUD_THRESHOLD,
+    confidence: float = GATE_CONFIDENCE,
+    resamples: int = GATE_RESAMPLES,
+    seed: int = GATE_SEED,
+    min_per_class: int = MIN_HOLDOUT_PER_CLASS,
+    tolerances: dict[str, float] | None = None,
+) -> dict[str, Difference]:
+    """Candidate minus current in recall at ``threshold`` and in PR-AUC, on the same rows.
+
+    A paired, stratified bootstrap: each resample redraws the held-out positives and
+    negatives with replacement (the class counts stay as they are, as in pROC's
+    stratified bootstrap), scores both versions on that same resample, and keeps the
+    difference. The interval is the central ``confidence`` share of the resampled
+    differences. A loss is *significant* only when the interval's upper bound lies
+    below 0: one flipped positive out of 97 is a drop of 0.010, yet it is absent from
+    37% of the resamples, so its interval reaches 0. The candidate is *worse* when
+    the loss is significant and larger than the metric's tolerance (``tolerances``;
+    default :data:`~hitl_core.config.RECALL_TOLERANCE` and
+    :data:`~hitl_core.config.PR_AUC_TOLERANCE`): the paired comparison is so precise
+    that it also finds losses too small to matter.
+
+    With fewer than ``min_per_class`` rows of a class the bootstrap does not decide:
+    recall is decided by an exact one-sided sign test on the positives whose outcome
+    changed (at the level of the interval's upper bound), PR-AUC not at all. Rows with
+    an unknown label (``y < 0``) are left out. Recall needs a positive, PR-AUC both
+    classes; a metric that cannot be measured is absent from the result.
+    """
+    y = np.asarray(y)
+    p_candidate = np.asarray(p_candidate, dtype=np.float64)
+    p_current = np.asarray(p_current, dtype=np.float64)
+    if not (len(y) == len(p_candidate) == len(p_current)):
+        raise InvalidInput(
+            f"labels and both versions' scores must cover the same rows; got {len(y)}, "
+            f"{len(p_candidate)} and {len(p_current)}"
+        )
+    if not 0 < confidence < 1:
+        raise InvalidInput(f"the confidence level must lie between 0 and 1, not {confidence}")
+    if resamples < 100:
+        raise InvalidInput(f"a bootstrap needs at least 100 resamples, not {resamples}")
+    known = y >= 0
+    y, p_candidate, p_current = y[known], p_candidate[known], p_current[known]
+    if not (np.isfinite(p_candidate).all() and np.isfinite(p_current).all()):
+        raise InvalidInput("both versions need a finite score on every labelled held-out row")
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    if not len(pos):
+        return {}
+    flag_cand, flag_cur = p_candidate >= threshold, p_current >= threshold
+    change = flag_cand[pos].astype(np.float64) - flag_cur[pos]  # per positive: +1 gained, -1 lost
+    curves = [RankCurve.of(p[pos], p[neg]) for p in (p_candidate, p_current)] if len(neg) else None
+    rng = np.random.default_rng(seed)
+    recall_diff = np.empty(resamples)
+    ap_diff = np.empty(resamples)
+    chunk = max(1, _CHUNK_DRAWS // len(y))
+    for start in range(0, resamples, chunk):
+        size = min(chunk, resamples - start)
+        draws_pos = rng.integers(0, len(pos), (size, len(pos)), dtype=np.int32)
+        recall_diff[start : start + size] = change[draws_pos].mean(axis=1)
+        if curves is not None:
+            draws_neg = rng.integers(0, len(neg), (size, len(neg)), dtype=np.int32)
+            cand_ap, cur_ap = (curve.average_precision(draws_pos, draws_neg) for curve in curves)
+            ap_diff[start : start + size] = cand_ap - cur_ap
+
+    tail = (1 - confidence) / 2
+    small = len(pos) < min_per_class or len(neg) < min_per_class
+    too_small = (
+        f"the held-out set is too small to decide ({len(pos)} positive and {len(neg)} negative rows; "
+        f"the bootstrap needs {min_per_class} of each)"
+    )
+
+    tolerance = {"recall": RECALL_TOLERANCE, "pr_auc": PR_AUC_TOLERANCE, **(tolerances or {})}
+
+    def difference(
+        metric: str,
+        values: tuple[float, float],
+        diffs: np.ndarray,
+        decided_by: str,
+        significant: bool | None,
+        note: str,
+    ) -> Difference:
+        low, high = (float(q) for q in np.quantile(diffs, [tail, 1 - tail]))
+        if significant is None:  # the bootstrap decides: a loss only if the whole interval lies below 0
+            significant = high < -1e-12
+        cand, cur = values
+        return Difference(
+            metric,
+            cand,
+            cur,
+            cand - cur,
+            low,
+            high,
+            confidence,
+            resamples,
+            len(pos),
+            len(neg),
+            decided_by,
+            significant,
+            tolerance[metric],
+            note,
+        )
+
+    out = {}
+    recall = float(flag_cand[pos].mean()), float(flag_cur[pos].mean())
+    if small:
+        lost = int((flag_cur & ~flag_cand)[pos].sum())
+        gained = int((flag_cand & ~flag_cur)[pos].sum())
+        p_value = float(binomtest(lost, lost + gained, 0.5, alternative="greater").pvalue) if lost else 1.0
+        note = (
+            f"{too_small}: decided by an exact sign test on the positives whose outcome changed "
+            f"({lost} lost, {gained} gained; one-sided p = {p_value:.3f}, refused below {tail:.3f})"
+        )
+        out["recall"] = difference("recall", recall, recall_diff, "exact sign test", p_value < tail, note)
+    else:
+        out["recall"] = difference("recall", recall, recall_diff, "paired bootstrap", None, "")
+    if curves is not None:
+        every = np.arange(len(pos))[None], np.arange(len(neg))[None]
+        ap = float(curves[0].average_precision(*every)[0]), float(curves[1].average_precision(*every)[0])
+        if small:
+            out["pr_auc"] = difference("pr_auc", ap, ap_diff, "not decided", False, f"{too_small}: shown, not used")
+        else:
+            out["pr_auc"] = difference("pr_auc", ap, ap_diff, "paired bootstrap", None, "")
+    return out
+
+
+# -- a classifier trained from verdicts alone ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerdictClassifierCheck:
+    """How a classifier trained from verdicts alone fares where it can be measured.
+
+    Such a classifier (the first one of a detector-only workspace) has no labelled
+    held-out rows and no earlier classifier to be compared with, so it is checked on
+    its own: cross-validated on the verdicts, and by the share of the replayed stream
+    it would flag.
+    """
+
+    folds: int
+    balanced_accuracy: float | None  # out-of-fold, over the verdicts
+    floor: float
+    verdicts: int
+    flagged: int
+    measured: int  # replayed stream rows without a verdict
+    bounds: tuple[float, float]
+
+    @property
+    def share(self) -> float | None:
+        return self.flagged / self.measured if self.measured else None
+
+    def conditions(self, abnormal: str = "abnormal") -> list[GateCondition]:
+        if self.balanced_accuracy is None:
+            cv = GateCondition(
+                "cross-validation",
+                False,
+                f"too few verdicts of a class to cross-validate the classifier ({self.verdicts} verdicts)",
+            )
+        else:
+            ok = self.balanced_accuracy >= self.floor
+            cv = GateCondition(
+                "cross-validation",
+                ok,
+                f"{self.folds}-fold cross-validation on the {self.verdicts} verdicts: balanced accuracy "
+                f"{self.balanced_accuracy:.2f} on verdicts each fold's model had not seen "
+                f"({'at least' if ok else 'below'} the floor of {self.floor:.2f}; chance is 0.50)"
+                + ("" if ok else ": the verdicts do not teach a rule that carries over to new points"),
+            )
+        low, high = self.bounds
+        if self.share is None:
+            share = GateCondition("flagged share", True, "no replayed point without a verdict to measure on")
+        else:
+            ok = low <= self.share <= high
+            why = ""
+            if self.share > high:
+                why = f": it would flag more than {high:.0%} of the traffic"
+            elif self.share < low:
+                why = ": it flags next to nothing beyond the verdict points"
+            share = GateCondition(
+                "flagged share",
+                ok,
+                f"flags {self.flagged:,} of the {self.measured:,} replayed points without a verdict as {abnormal} "
+                f"({self.share:.2%}; allowed {low:.2%}–{high:.0%}){why}",
+            )
+        return [cv, share]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "share": self.share, "bounds": list(self.bounds)}
+
+
+def check_verdict_classifier(
+    dataset: PreparedDataset,
+    ts: TrainingSet,
+    models: ModelSet,
+    replayed: int,
+    floor: float = FIRST_CV_FLOOR,
+    bounds: tuple[float, float] = FLAGGED_SHARE_BOUNDS,
+    seed: int = GATE_SEED,
+) -> VerdictClassifierCheck:
+    """Cross-validate a classifier trained from verdicts alone and measure its flagged share.
+
+    Stratified k-fold over the verdicts (k = min(5, smallest class)): each fold's
+    classifier is fitted exactly as :func:`fit_models` fits it (labelled base rows, if
+    any, always train) and predicts the verdicts it has not seen; the pooled
+    out-of-fold predictions give the balanced accuracy at the operating threshold.
+    The flagged share is measured on the first ``replayed`` stream rows, less those
+    with a verdict (the classifier was trained on them).
+    """
+    if models.adjusted is None or models.base is not None:
+        raise InvalidInput("only a classifier trained from verdicts alone is checked this way")
+    features = list(dataset.features)
+    rows = np.arange(len(ts.y))
+    known = ts.y >= 0
+    fixed, voted = rows[known & (rows < ts.base_rows)], rows[known & (rows >= ts.base_rows)]
+    yv = ts.y[voted]
+    k = int(min(5, np.bincount(yv, minlength=2).min()))
+    balanced = None
+    if k >= 2:
+        out_of_fold = np.empty(len(voted))
+        for train, test in StratifiedKFold(k, shuffle=True, random_state=seed).split(voted, yv):
+            clf = _fit_adjusted(ts, np.concatenate([fixed, voted[train]]), features, verdicts_only=True)
+            out_of_fold[test] = clf.predict_proba(ts.X[voted[test]])
+        balanced = float(balanced_accuracy_score(yv, out_of_fold >= FRAUD_THRESHOLD))
+    ids = dataset.n_base + np.arange(max(0, min(int(replayed), dataset.stream_len)))
+    ids = ids[~np.isin(ids, ts.verified["point_id"].to_numpy(np.int64))]
+    # Without a base classifier every row is scored by the verdict classifier alone
+    # (see ModelSet.score), so the detector need not run over the whole stream.
+    flagged = int((models.adjusted.predict_proba(dataset.X[ids]) >= FRAUD_THRESHOLD).sum()) if len(ids) else 0
+    return VerdictClassifierCheck(k, balanced, floor, len(voted), flagged, len(ids), tuple(bounds))
+
+
+# -- the gate -------------------------------------------------------------------------------
+
+
+def _held_out_detail(d: Difference, abnormal: str) -> str:
+    what = f"{abnormal} recall" if d.metric == "recall" else "PR-AUC"
+    head = f"held-out {what} {d.candidate:.3f} vs {d.current:.3f} now: {d.describe(abnormal)}"
+    if d.decided_by == "not decided":
+        return f"{head}; {d.note}"
+    beyond = "the whole interval lies below 0" if d.decided_by == "paired bootstrap" else "the sign test shows it"
+    if d.worse:
+        loses = (
+            f"loses {abnormal} cases the current version catches"
+            if d.metric == "recall"
+            else f"ranks the known {abnormal} cases below normal ones more often"
+        )
+        verdict = f"the candidate {loses}: {beyond}, and the drop exceeds the allowed {d.tolerance:.3f}"
+    elif d.significant:
+        verdict = f"a loss beyond the noise ({beyond}), but within the allowed {d.tolerance:.3f}"
+    else:
+        verdict = "no loss beyond the noise"
+    return f"{head}; {verdict}" + (f"; {d.note}" if d.note else "")
+
+
 def gate(
     candidate: dict[str, Any],
     current: dict[str, Any] | None,
     tolerance: float = RECALL_TOLERANCE,
     abnormal: str = "abnormal",
+    *,
+    differences: dict[str, Difference] | None = None,
+    verdict_check: VerdictClassifierCheck | None = None,
 ) -> list[GateCondition]:
     """The promotion conditions, each with a sentence saying why it passed or failed.
 
-    ``abnormal`` is the dataset's word for its abnormal class ("fraud", "malignant").
+    ``differences`` (from :func:`paired_differences`) compare the two versions on the
+    same held-out rows: recall and PR-AUC each fail only when the candidate is worse
+    beyond the noise. Without them (stored figures only) recall may drop by at most
+    ``tolerance``. ``verdict_check`` adds the checks of a classifier trained from
+    verdicts alone. ``abnormal`` is the dataset's word for its abnormal class
+    ("fraud", "malignant").
     """
     conditions = []
     cand_recall = candidate.get("holdout_recall")
@@ -246,6 +640,9 @@ def gate(
         conditions.append(GateCondition("recall", False, "the candidate has no classifier to measure recall with"))
     elif cand_recall is None or cur_recall is None:
         conditions.append(GateCondition("recall", True, "no earlier recall to compare with"))
+    elif differences is not None and "recall" in differences:
+        d = differences["recall"]
+        conditions.append(GateCondition("recall", not d.worse, _held_out_detail(d, abnormal)))
     else:
         ok = cand_recall >= cur_recall - tolerance - 1e-12
         verb = "keeps" if ok else "loses"
@@ -254,9 +651,13 @@ def gate(
                 "recall",
                 ok,
                 f"held-out {abnormal} recall {cand_recall:.3f} vs {cur_recall:.3f} now: "
-                f"the candidate {verb} the known {abnormal} cases (allowed drop {tolerance:.2f})",
+                f"the candidate {verb} the known {abnormal} cases (allowed drop {tolerance:.2f}; "
+                "stored figures only, no per-row comparison)",
             )
         )
+    if differences is not None and "pr_auc" in differences and cand_recall is not None:
+        d = differences["pr_auc"]
+        conditions.append(GateCondition("pr_auc", not d.worse, _held_out_detail(d, abnormal)))
     n = candidate.get("verified_points", 0)
     wrong = candidate.get("verified_disagreements", [])
     if n == 0:
@@ -282,7 +683,71 @@ def gate(
                 else f"{len(wrong)} of {n} verified points still classified against the experts' verdict: {shown}",
             )
         )
+    if verdict_check is not None:
+        conditions.extend(verdict_check.conditions(abnormal))
     return conditions
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything the gate looked at for one candidate, and its conditions."""
+
+    candidate_metrics: dict[str, Any]
+    current_metrics: dict[str, Any] | None
+    differences: dict[str, Difference]
+    verdict_check: VerdictClassifierCheck | None
+    conditions: list[GateCondition]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.conditions)
+
+    def record(self) -> dict[str, Any]:
+        """The gate as stored in the candidate's sidecar."""
+        return {
+            "passed": self.passed,
+            "conditions": [c.__dict__ for c in self.conditions],
+            "differences": {name: d.to_json() for name, d in self.differences.items()},
+            "verdict_classifier": self.verdict_check.to_json() if self.verdict_check else None,
+        }
+
+
+def assess(
+    models: ModelSet,
+    current: ModelSet | None,
+    dataset: PreparedDataset,
+    ts: TrainingSet,
+    replayed: int,
+    abnormal: str = "abnormal",
+    progress: Progress = _quiet,
+) -> Assessment:
+    """Evaluate the candidate and the current version on the same rows and apply the gate.
+
+    The current version's held-out scores are computed again from its models (which
+    never change) rather than read from its sidecar: the paired comparison needs them
+    row by row, and scoring the held-out rows costs ~0.3 s on the credit-card data
+    with all features (3,287 rows) and ~0.08 s on the demo (6,000 rows), measured on
+    2 busy cores. ``replayed`` is how far
+    the stream has been replayed (a classifier trained from verdicts alone is
+    measured on it).
+    """
+    verified = ts.verified
+    Xh, yh = dataset.X[dataset.holdout], dataset.y[dataset.holdout]
+    held = models.score(Xh)
+    cand_metrics = evaluate(models, dataset, verified, held)
+    cur_metrics, differences, check = None, {}, None
+    if current is not None:
+        progress(0.75, f"Scoring the {len(yh):,} held-out rows with the current version…")
+        cur_held = current.score(Xh)
+        cur_metrics = evaluate(current, dataset, verified, cur_held)
+        if models.has_classifier and current.has_classifier:
+            progress(0.78, f"Comparing both versions row by row: {GATE_RESAMPLES:,} paired bootstrap resamples…")
+            differences = paired_differences(yh, held.p, cur_held.p)
+    if models.adjusted is not None and models.base is None:
+        progress(0.8, "Cross-validating the classifier trained from verdicts alone…")
+        check = check_verdict_classifier(dataset, ts, models, replayed)
+    conditions = gate(cand_metrics, cur_metrics, abnormal=abnormal, differences=differences, verdict_check=check)
+    return Assessment(cand_metrics, cur_metrics, differences, check, conditions)
 
 
 @dataclass
@@ -296,6 +761,10 @@ class RetrainResult:
     labels_used: int
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    #: candidate minus current per held-out metric ("recall", "pr_auc"), with intervals
+    differences: dict[str, Difference] = field(default_factory=dict)
+    #: the checks of a classifier trained from verdicts alone, when the candidate is one
+    verdict_check: VerdictClassifierCheck | None = None
 
     @property
     def promoted(self) -> bool:

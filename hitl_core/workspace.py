@@ -593,7 +593,10 @@ class Workspace:
     ) -> retrain.RetrainResult:
         """Train a candidate on base data + every verdict, evaluate it, apply the gate.
 
-        With no verdict new since the current version it refuses (:class:`InvalidInput`):
+        The gate (:func:`hitl_core.retrain.assess`) compares the candidate with the
+        current version on the same held-out rows, and checks a classifier trained from
+        verdicts alone on the replayed stream. With no verdict new since the current
+        version it refuses (:class:`InvalidInput`):
         the candidate would be the same models again. ``anyway`` retrains regardless.
         """
         with exclusive(
@@ -610,30 +613,26 @@ class Workspace:
             base = current.models.base if current is not None else None
             models, ts, _ = retrain.train_version(dataset, verified, base, progress)
             progress(0.7, "Evaluating the candidate and the current version on the same data…")
-            cand_metrics = retrain.evaluate(models, dataset, verified)
-            cur_metrics = None
-            if current is not None:
-                # The current version's held-out figures were computed when it was trained
-                # (same rows, same immutable models); only its verdict figures are new.
-                stored = current.meta.get("metrics", {})
-                if all(key in stored for key in retrain.HOLDOUT_KEYS):
-                    cur_metrics = {key: stored[key] for key in retrain.HOLDOUT_KEYS}
-                else:
-                    cur_metrics = retrain.holdout_metrics(current.models, dataset)
-                cur_metrics.update(retrain.verdict_metrics(current.models, dataset, verified))
-            conditions = retrain.gate(cand_metrics, cur_metrics, abnormal=self.terms.abnormal)
-            passed = all(c.passed for c in conditions)
-            decision = ("promoted" if promote else "held") if passed else "rejected"
+            report = retrain.assess(
+                models,
+                current.models if current is not None else None,
+                dataset,
+                ts,
+                replayed=self.stream.state().cursor,
+                abnormal=self.terms.abnormal,
+                progress=progress,
+            )
+            decision = ("promoted" if promote else "held") if report.passed else "rejected"
             progress(0.85, "Writing the new version…")
             meta = retrain.version_meta(
                 dataset,
                 ts,
                 models,
-                cand_metrics,
+                report.candidate_metrics,
                 parent=parent,
                 decision=decision,
-                gate={"passed": passed, "conditions": [c.__dict__ for c in conditions]},
-                parent_metrics=cur_metrics,
+                gate=report.record(),
+                parent_metrics=report.current_metrics,
                 reason="retrain",
             )
             version = self.registry.write(models, meta, {"labels.parquet": retrain.verified_table(verified)})
@@ -645,11 +644,13 @@ class Workspace:
                 version,
                 parent,
                 decision,
-                conditions,
-                cand_metrics,
-                cur_metrics,
+                report.conditions,
+                report.candidate_metrics,
+                report.current_metrics,
                 len(verified),
                 time.perf_counter() - start,
+                differences=report.differences,
+                verdict_check=report.verdict_check,
             )
 
     def rollback(self, version: int, progress: Progress = _quiet) -> None:
