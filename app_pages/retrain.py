@@ -122,16 +122,27 @@ with context.user_errors():
         else:
             st.warning(result.summary(current), icon=":material/block:")
         cur = result.current_metrics or {}
+        differences = getattr(result, "differences", {})  # a result kept from before intervals has none
+        compared = {"holdout_recall": differences.get("recall"), "holdout_pr_auc": differences.get("pr_auc")}
         rows = [
             {
                 "metric": label,
                 f"version {result.parent}": _fmt(cur.get(key), pat),
                 f"candidate (version {result.version})": _fmt(result.candidate_metrics.get(key), pat),
+                "difference [interval]": compared[key].interval if compared.get(key) else "—",
             }
             for key, label, pat in metrics
         ]
         left, right = st.columns([3, 2])
         left.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        if differences:
+            d = next(iter(differences.values()))
+            left.caption(
+                f"Difference = candidate − version {result.parent}, with its {d.confidence:.0%} interval from a "
+                f"paired bootstrap: both versions scored on the same {d.positives + d.negatives:,} held-out rows "
+                f"({d.positives:,} {terms.abnormal}), {d.resamples:,} resamples. A held-out metric refuses the "
+                "candidate only when its whole interval lies below 0."
+            )
         with right:
             st.markdown("**Promotion gate**")
             for cond in result.conditions:

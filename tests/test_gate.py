@@ -17,11 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score
+from streamlit.testing.v1 import AppTest
 
+from hitl_app.state import StateKeys
 from hitl_core import Workspace, demo, retrain
 from hitl_core.config import FRAUD_THRESHOLD, GATE_RESAMPLES, MIN_HOLDOUT_PER_CLASS
 from hitl_core.errors import InvalidInput
-from tests.conftest import SHARED_DATA, run_cli, scenario_points
+from tests.conftest import REPO, SHARED_DATA, run_cli, scenario_points
 
 CREDITCARD = SHARED_DATA / "creditcard_subset.parquet"
 
@@ -220,6 +222,25 @@ def test_cli_retrain_json_gives_each_difference_with_its_interval(home: Path):
     assert text.returncode == 0, text.stderr
     assert "pass  recall: held-out fraud recall" in text.stdout and "95% paired bootstrap" in text.stdout
     assert "pass  pr_auc: held-out PR-AUC" in text.stdout
+
+
+def test_the_retrain_page_shows_each_difference_with_its_interval(ws: Workspace):
+    ws.stream.pause()
+    ws.replay(1_400)
+    ws.label_many(scenario_points(ws, "b", below=1_400).tolist(), "abnormal", "ana")
+    result = ws.retrain()
+    at = AppTest.from_file(str(REPO / "Home.py"), default_timeout=120)
+    at.session_state[StateKeys.REVIEWER] = "Ana Ruiz"
+    at.session_state[StateKeys.LAST_RETRAIN] = result
+    at.switch_page("app_pages/retrain.py").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value.set_index("metric")
+    assert table.loc["Fraud recall (held-out)", "difference [interval]"] == result.differences["recall"].interval
+    assert table.loc["PR-AUC (held-out)", "difference [interval]"] == result.differences["pr_auc"].interval
+    assert table.loc["Precision (held-out)", "difference [interval]"] == "—"
+    assert any("paired bootstrap" in c.value and "whole interval lies below 0" in c.value for c in at.caption)
+    gate = "\n".join(m.value for m in at.markdown)
+    assert "**recall** — held-out fraud recall" in gate and "95% paired bootstrap" in gate
 
 
 # -- a held-out set too small to decide ---------------------------------------------------------
