@@ -4,7 +4,7 @@ import streamlit as st
 from hitl_app import context
 from hitl_app.state import StateKeys
 from hitl_core import HitlError
-from hitl_core.config import FRAUD_THRESHOLD, RECALL_TOLERANCE
+from hitl_core.config import FRAUD_THRESHOLD
 
 ws = context.workspace()
 st.title("Retrain")
@@ -74,8 +74,9 @@ with context.user_errors():
         "Retraining fits both models on the base training data **plus every verified label**: each verdict weighs "
         "as much as twenty base rows, so even one verdict can overrule its neighbours, and it changes the scores "
         "of the points around it only. The candidate is then compared with the current version on the held-out "
-        f"data. It is promoted only if **held-out {terms.abnormal} recall drops by at most {RECALL_TOLERANCE}** "
-        "and **every verified point is classified as the experts said**."
+        f"rows. It is promoted unless **held-out {terms.abnormal} recall or PR-AUC is worse beyond its 95% "
+        "paired-bootstrap interval and by more than its tolerance**, and only if **every verified point is "
+        "classified as the experts said**."
     )
     anyway = False
     nothing_new = f"No new verdicts since version {current} was trained: a retrain would build the same models again."

@@ -40,7 +40,8 @@ EXPERT_WEIGHT = 20.0
 BASE_FRACTION = 0.6
 #: Share of the base data (its latest part) held out to evaluate versions.
 HOLDOUT_FRACTION = 0.2
-#: Promotion gate: candidate recall may fall below the current one by at most this.
+#: Promotion gate: a drop of held-out recall this small is allowed even when the paired
+#: bootstrap finds it significant (and it is the whole rule where only stored figures exist).
 RECALL_TOLERANCE = 0.01
 #: Share of stream points eligible for the review queue's exploration lane (a fixed,
 #: deterministic random sample: how many of them reach a human is the policy's share).
