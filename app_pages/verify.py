@@ -164,6 +164,19 @@ with context.user_errors():
                     f"Threshold {point['threshold']:.2f}: "
                     + (f"**{ratio:.1f}× over** — unlike the training data" if ratio > 1 else "within the known data")
                 )
+                reasons = ws.novelty_reasons(pid, version)
+                if reasons:
+                    st.caption(
+                        "Novel mostly in "
+                        + ", ".join(
+                            f"**{r['feature']}** = {r['value']:.4g} ({r['share']:.0%} of the score"
+                            + ("; unknown on this feature alone" if r["alone_unknown"] else "")
+                            + ")"
+                            for r in reasons
+                        ),
+                        help="Each feature's part of the novelty score: its share of the distance to the nearest "
+                        "training points, or, where it alone is far out, the novelty it gives on its own.",
+                    )
                 values = ws.dataset.rows([pid])[features].T.rename(columns={0: "value"})
                 st.dataframe(values, width="stretch", height=min(36 * len(features) + 38, 260))
                 recorded = {"normal": terms.normal, "abnormal": terms.abnormal}.get(point["true_label"])

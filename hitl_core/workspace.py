@@ -467,6 +467,32 @@ class Workspace:
         labelled[self._labelled_positions(n)] = True
         return labelled
 
+    def novelty_reasons(self, point_id: int, version: int | None = None, top: int = 3) -> list[dict[str, Any]]:
+        """The features that make a point novel, most first (see ``NoveltyDetector.reasons``).
+
+        Each entry: the feature, the point's value, its share of the novelty score, and
+        whether the feature alone puts the point over the detector's threshold.
+        """
+        ds = self.dataset
+        pid = int(point_id)
+        if not 0 <= pid < len(ds):
+            raise InvalidInput(f"there is no point {pid}: point ids run from 0 to {len(ds) - 1}")
+        detector = self.models(version).models.detector
+        parts = detector.reasons(ds.X[[pid]])[0]
+        total = float(parts.sum()) or 1.0
+        order = np.argsort(-parts)[:top]
+        return [
+            {
+                "feature": ds.features[j],
+                "value": float(ds.X[pid, j]),
+                "part": float(parts[j]),
+                "share": float(parts[j] / total),
+                "alone_unknown": bool(parts[j] > detector.threshold_),
+            }
+            for j in order
+            if parts[j] > 0
+        ]
+
     def pick_for_review(self, point_ids: Sequence[int]) -> int:
         """Send replayed points to the review queue; returns how many were new there.
 

@@ -268,3 +268,24 @@ def test_breast_cancer_pages_never_say_fraud(tmp_path, monkeypatch):
         assert not re.search("fraud", text, re.IGNORECASE), (page, re.findall(r".{60}fraud.{60}", text, re.I))
     assert "Malignant recall" in _main_text(retrain)
     assert "P(malignant)" in _main_text(verify)
+
+
+def test_the_card_says_which_features_make_a_point_novel(paused: Workspace):
+    ws = paused
+    queue = ws.queue(with_features=False)
+    unknown = queue[queue["reason"] == "unknown"]
+    assert len(unknown)
+    pid = int(unknown["point_id"].iloc[0])
+    reasons = ws.novelty_reasons(pid)
+    assert reasons and {r["feature"] for r in reasons} <= set(ws.dataset.features)
+    assert reasons == sorted(reasons, key=lambda r: -r["part"])
+    # The planted clusters are far out in both features: each accounts for part of the score.
+    assert abs(sum(r["share"] for r in reasons) - 1.0) < 1e-9 or len(reasons) < len(ws.dataset.features)
+    at = _app()
+    at.session_state[StateKeys.REVIEWER] = "ana"
+    at.session_state[StateKeys.SKIPPED] = queue["point_id"].iloc[: queue.index[queue["point_id"] == pid][0]].tolist()
+    at.switch_page("app_pages/verify.py").run()
+    assert not at.exception, at.exception
+    assert f"Point {pid}" in [s.value for s in at.subheader]
+    caption = next(c.value for c in at.caption if c.value.startswith("Novel mostly in"))
+    assert reasons[0]["feature"] in caption
