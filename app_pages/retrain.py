@@ -1,7 +1,7 @@
 import pandas as pd
 import streamlit as st
 
-from hitl_app import context
+from hitl_app import context, learning_curve
 from hitl_app.state import StateKeys
 from hitl_core import HitlError
 from hitl_core.config import FRAUD_THRESHOLD
@@ -184,3 +184,5 @@ with context.user_errors():
             "Switching only moves the pointer, back or forward: every version stays stored, and points replayed "
             "from now on are scored by the chosen one."
         )
+
+learning_curve.show(ws)

@@ -311,6 +311,22 @@ def cmd_policy(args: argparse.Namespace) -> None:
     _emit(policy.to_json(), args.format, text)
 
 
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from hitl_core import simulate
+
+    ws = _open(args)
+    results = ws.simulate(
+        args.strategy,
+        budget=args.budget,
+        batch=args.batch,
+        seeds=args.seeds,
+        self_train=args.self_train,
+        progress=_progress,
+    )
+    text = simulate.describe(results) + "\n" + "\n".join(f"Wrote {r['path']}" for r in results)
+    _emit([{k: v for k, v in r.items() if k != "runs"} for r in results], args.format, text)
+
+
 def cmd_versions(args: argparse.Namespace) -> None:
     ws = _open(args)
     history = ws.history()
@@ -465,6 +481,35 @@ def build_parser() -> argparse.ArgumentParser:
         "confident|least confident|newest; uncertain: closest to the threshold|newest; exploration: newest|oldest)",
     )
     p.add_argument("--reset", action="store_true", help="go back to the default policy")
+
+    p = add(
+        "simulate",
+        cmd_simulate,
+        "oracle simulation: label points by a query strategy with their recorded truth, retrain round by round, "
+        "and record the learning curves (in a private copy: the workspace's labels, models and stream are untouched)",
+    )
+    p.add_argument(
+        "--strategy",
+        default="queue",
+        metavar="NAME[,NAME...]",
+        help="queue (the review queue's head under the review policy), random, uncertainty (closest to the "
+        "threshold), novelty (most novel), alerts (highest probability), several separated by commas, or all "
+        "(default: queue)",
+    )
+    p.add_argument("--budget", type=int, default=200, metavar="N", help="labels per run (default 200)")
+    p.add_argument("--batch", type=int, default=20, metavar="K", help="labels per round, then a retrain (default 20)")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=3,
+        metavar="S",
+        help="runs per strategy, each on its own seeded sample of the stream (default 3)",
+    )
+    p.add_argument(
+        "--self-train",
+        action="store_true",
+        help="also train on the current version's confident predictions as pseudo-labels at a lower weight",
+    )
 
     add("versions", cmd_versions, "list every model version")
     add("status", cmd_status, "summarise the workspace")

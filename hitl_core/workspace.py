@@ -746,6 +746,12 @@ class Workspace:
         if job is not None and job.error is not None:
             raise job.error
 
+    def simulate(self, strategies: str | Sequence[str] = "queue", **options: Any) -> list[dict[str, Any]]:
+        """The oracle simulation of query strategies, in a private copy (see :mod:`hitl_core.simulate`)."""
+        from hitl_core import simulate  # it imports this module
+
+        return simulate.run(self, strategies, **options)
+
     def history(self) -> pd.DataFrame:
         """One row per version: when, parent, labels used, metrics, decision, current."""
         current = self.current_version()
