@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import label_store, refresh, rescore, retrain_time, scale, startup, throughput
+from bench import label_store, learning, odds, refresh, rescore, retrain_time, scale, startup, throughput
 from bench.common import machine
 from bench.server import REPO
 
@@ -51,6 +51,7 @@ def main() -> None:
     section("Scoring throughput", "python -m bench.throughput", lambda: throughput.report(throughput.run(args.folder)))
     section("Retrain time", "python -m bench.retrain_time", lambda: retrain_time.report(retrain_time.run(args.folder)))
     section("Label store", "python -m bench.label_store", lambda: label_store.report(label_store.run()))
+    section("Novelty detector on the ODDS outlier sets", "python -m bench.odds", odds.section)
     section(
         "Re-scoring after a switch of version",
         "python -m bench.rescore",
@@ -62,6 +63,7 @@ def main() -> None:
     section(
         "Full-size data: load, version 1, replay", "python -m bench.scale", lambda: scale.report(scale.run(args.folder))
     )
+    section("Learning curves: the oracle simulation", "nice -n 10 python -m bench.learning", learning.section)
     total = time.perf_counter() - started
     write(sections, total)
     print(f"\nall benchmarks: {total:.0f} s; wrote {DOCS / 'BENCHMARKS.md'}")

@@ -67,11 +67,12 @@ class SetResult:
     plain: float
     published: float | None
     inlier_unknown_rate: float  # the detector's flag rate on test inliers (configured: 0.5%)
+    lifted: int  # test points, over all splits, whose novelty a feature's tail raised
+    test_points: int
     seconds: float
 
     @property
     def below_published(self) -> bool:
-        # PyOD rounds each split's ROC-AUC to four decimals before averaging.
         return self.published is not None and round(self.ours, 4) < self.published
 
 
@@ -85,18 +86,23 @@ def available(folder: Path = ODDS) -> list[str]:
 
 
 def evaluate(name: str, splits: int = SPLITS, folder: Path = ODDS) -> SetResult:
-    """Mean test ROC-AUC of the detector and of the plain k-NN distance on one set."""
+    """Mean test ROC-AUC of the detector and of the plain k-NN distance on one set.
+
+    As PyOD did, each split's ROC-AUC is rounded to four decimals before averaging.
+    """
     X, y = load(name, folder)
     started = time.perf_counter()
-    ours, plain, flagged = [], [], []
+    ours, plain, flagged, lifted, points = [], [], [], 0, 0
     for i in range(splits):
         train, test = train_test_split(np.arange(len(X)), test_size=0.4, random_state=np.random.RandomState(i))
         det = NoveltyDetector(k=5).fit(X[train])
         novelty, _, unknown = det.assess(X[test])
-        ours.append(roc_auc_score(y[test], novelty))
+        ours.append(round(roc_auc_score(y[test], novelty), 4))
         flagged.append(unknown[y[test] == 0].mean())
-        base = NoveltyDetector(k=5, per_feature=False).fit(X[train])
-        plain.append(roc_auc_score(y[test], base.decision_function(X[test])))
+        distance = NoveltyDetector(k=5, per_feature=False).fit(X[train]).decision_function(X[test])
+        plain.append(round(roc_auc_score(y[test], distance), 4))
+        lifted += int((novelty > distance).sum())
+        points += len(test)
     return SetResult(
         name,
         len(X),
@@ -106,6 +112,8 @@ def evaluate(name: str, splits: int = SPLITS, folder: Path = ODDS) -> SetResult:
         float(np.mean(plain)),
         PUBLISHED.get(name),
         float(np.mean(flagged)),
+        lifted,
+        points,
         time.perf_counter() - started,
     )
 
@@ -125,15 +133,15 @@ def run(
 def report(results: list[SetResult]) -> str:
     lines = [
         "set | rows | features | outliers | detector | plain k-NN | PyOD KNN (published) | detector − published "
-        "| unknown rate on test inliers",
-        "---|---:|---:|---:|---:|---:|---:|---:|---:",
+        "| test points a feature lifted | unknown rate on test inliers",
+        "---|---:|---:|---:|---:|---:|---:|---:|---:|---:",
     ]
     for r in results:
         pub = f"{r.published:.4f}" if r.published is not None else "not in table"
-        diff = f"{r.ours - r.published:+.4f}" if r.published is not None else ""
+        diff = f"{round(r.ours - r.published, 4) + 0.0:+.4f}" if r.published is not None else ""
         lines.append(
             f"{r.name} | {r.rows:,} | {r.features} | {r.outlier_share:.1%} | {r.ours:.4f} | {r.plain:.4f} | {pub} "
-            f"| {diff} | {r.inlier_unknown_rate:.2%}"
+            f"| {diff} | {r.lifted} of {r.test_points:,} | {r.inlier_unknown_rate:.2%}"
         )
     scored = [r for r in results if r.published is not None]
     below = [r.name for r in scored if r.below_published]
@@ -159,6 +167,13 @@ def write(results: list[SetResult], took: float, path: Path = DOC) -> None:
         "",
         report(results),
         "",
+        "Reading it: the detector's novelty is the k-NN distance except where a single feature lies so far in "
+        "its own tail that it alone is an alarm (hitl_core/detector.py). Fitted unsupervised on a training split "
+        "that holds the set's outliers, such values are rare in a test split, so the ROC-AUC is the plain "
+        "k-NN distance's, to the fourth decimal, on most sets; the column of lifted test points says how often a "
+        "feature changed a score at all. What the per-feature tails are for — novelty confined to a few of many "
+        "features — is tested on the credit-card data in tests/test_detector.py.",
+        "",
         "Data: Shebuti Rayana (2016), ODDS Library, http://odds.cs.stonybrook.edu, Stony Brook University, "
         "Department of Computer Science; thyroid, mammography and annthyroid from ADBench's ODDS-derived files "
         "(see the data folder's README for each set's original source).",
@@ -166,6 +181,16 @@ def write(results: list[SetResult], took: float, path: Path = DOC) -> None:
     ]
     path.parent.mkdir(exist_ok=True)
     path.write_text("\n".join(text))
+
+
+def section() -> str:
+    """Run every set, rewrite docs/ODDS.md, and return the table (for ``python -m bench``)."""
+    if not available():
+        return f"{ODDS} is not present: nothing measured."
+    started = time.perf_counter()
+    results = run()
+    write(results, time.perf_counter() - started)
+    return report(results) + "\n\nAlso in [ODDS.md](ODDS.md), with the protocol."
 
 
 def main() -> None:
