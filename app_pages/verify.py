@@ -157,8 +157,9 @@ with context.user_errors():
                 st.metric(
                     "Novelty score",
                     f"{point['novelty']:.2f}",
-                    help="distance to the 5th nearest training point, in standard deviations; "
-                    "above the threshold the point is unknown",
+                    help="distance to the 5th nearest training point in standard deviations, or, where one "
+                    "feature alone is that rare, the distance that is equally rare; above the threshold the point "
+                    "is unknown",
                 )
                 st.caption(
                     f"Threshold {point['threshold']:.2f}: "

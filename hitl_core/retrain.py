@@ -870,7 +870,8 @@ def version_meta(
             part: _classifier_meta(clf) for part, clf in (("base", models.base), ("adjusted", models.adjusted))
         },
         "detector": {
-            "kind": "knn",
+            "kind": "knn" + ("+feature tails" if getattr(models.detector, "per_feature", False) else ""),
+            "per_feature": bool(getattr(models.detector, "per_feature", False)),
             "k": models.detector.k,
             "quantile": models.detector.quantile,
             "threshold": models.detector.threshold_,

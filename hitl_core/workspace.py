@@ -479,14 +479,15 @@ class Workspace:
             raise InvalidInput(f"there is no point {pid}: point ids run from 0 to {len(ds) - 1}")
         detector = self.models(version).models.detector
         parts = detector.reasons(ds.X[[pid]])[0]
-        total = float(parts.sum()) or 1.0
+        # No part exceeds the score; for a point novel as a combination the parts add up to it.
+        total = float(detector.decision_function(ds.X[[pid]])[0]) or 1.0
         order = np.argsort(-parts)[:top]
         return [
             {
                 "feature": ds.features[j],
                 "value": float(ds.X[pid, j]),
                 "part": float(parts[j]),
-                "share": float(parts[j] / total),
+                "share": float(min(1.0, parts[j] / total)),
                 "alone_unknown": bool(parts[j] > detector.threshold_),
             }
             for j in order

@@ -280,7 +280,7 @@ def test_the_card_says_which_features_make_a_point_novel(paused: Workspace):
     assert reasons and {r["feature"] for r in reasons} <= set(ws.dataset.features)
     assert reasons == sorted(reasons, key=lambda r: -r["part"])
     # The planted clusters are far out in both features: each accounts for part of the score.
-    assert abs(sum(r["share"] for r in reasons) - 1.0) < 1e-9 or len(reasons) < len(ws.dataset.features)
+    assert all(0 < r["share"] <= 1 for r in reasons)
     at = _app()
     at.session_state[StateKeys.REVIEWER] = "ana"
     at.session_state[StateKeys.SKIPPED] = queue["point_id"].iloc[: queue.index[queue["point_id"] == pid][0]].tolist()
