@@ -320,7 +320,6 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         budget=args.budget,
         batch=args.batch,
         seeds=args.seeds,
-        self_train=args.self_train,
         progress=_progress,
     )
     text = simulate.describe(results) + "\n" + "\n".join(f"Wrote {r['path']}" for r in results)
@@ -504,11 +503,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         metavar="S",
         help="runs per strategy, each on its own seeded sample of the stream (default 3)",
-    )
-    p.add_argument(
-        "--self-train",
-        action="store_true",
-        help="also train on the current version's confident predictions as pseudo-labels at a lower weight",
     )
 
     add("versions", cmd_versions, "list every model version")

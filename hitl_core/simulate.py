@@ -32,6 +32,9 @@ dry while some replayed point qualified for it under the current version (checke
 scoring every replayed, unlabelled point with that version, independently of the
 stored scores). Each seed also records a *full-label reference*: a version trained
 with every stream label as a verdict, the most the stream can teach.
+
+A self-training mode (confident predictions as pseudo-labels at a lower weight) was
+measured and left out: it did not help (``docs/LEARNING.md``).
 """
 
 from __future__ import annotations
@@ -48,15 +51,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import average_precision_score
 
 from hitl_core import policy as policies
 from hitl_core import retrain
-from hitl_core.classifier import FraudClassifier
 from hitl_core.config import FRAUD_THRESHOLD
 from hitl_core.datasets import PreparedDataset
 from hitl_core.durable import atomic_write_json, read_json
 from hitl_core.errors import InvalidInput, NotReady
-from hitl_core.models import ModelSet
 
 if TYPE_CHECKING:
     from hitl_core.workspace import Workspace
@@ -82,9 +84,6 @@ FOLDER = "simulations"
 #: Largest budget accepted (labels per run), against typing mistakes.
 MAX_BUDGET = 100_000
 MAX_SEEDS = 50
-#: Self-training: a replayed point the current version scores at least this sure
-#: (p >= 0.99 abnormal, p <= 0.01 normal and known) becomes a pseudo-label.
-PSEUDO_CONFIDENCE = 0.99
 
 
 def _quiet(fraction: float, message: str) -> None:
@@ -99,7 +98,6 @@ class Plan:
     budget: int
     batch: int
     seeds: int
-    self_train: bool = False
     stream_share: float = STREAM_SHARE
 
     @property
@@ -125,7 +123,6 @@ def plan(
     budget: int = 200,
     batch: int = 20,
     seeds: int = 3,
-    self_train: bool = False,
     stream_share: float = STREAM_SHARE,
 ) -> Plan:
     """Check a request completely (nothing is written); :class:`InvalidInput` names the problem.
@@ -156,7 +153,7 @@ def plan(
     seeds = _whole(seeds, "the number of seeds", 1, MAX_SEEDS)
     if not 0.1 <= stream_share <= 1.0:
         raise InvalidInput(f"the stream share must lie between 0.1 and 1, not {stream_share}")
-    return Plan(tuple(dict.fromkeys(names)), budget, batch, seeds, bool(self_train), float(stream_share))
+    return Plan(tuple(dict.fromkeys(names)), budget, batch, seeds, float(stream_share))
 
 
 def check_dataset(dataset: PreparedDataset, plan: Plan) -> None:
@@ -204,10 +201,17 @@ def full_label_reference(dataset: PreparedDataset, progress: Progress = _quiet) 
     verified = pd.DataFrame({"point_id": ids, "label": np.where(dataset.y[ids] == 1, "abnormal", "normal")})
     models, _, seconds = retrain.train_version(dataset, verified, progress=progress)
     metrics = retrain.holdout_metrics(models, dataset)
+    # The verdict-aware classifier on its own too: with thousands of verdicts the
+    # detector's reference holds little but verdicts, and the version's local rules
+    # (hitl_core.models) then score nearly every point through its nearest verdicts.
+    yh = dataset.y[dataset.holdout]
+    p = models.adjusted.predict_proba(dataset.X[dataset.holdout])
     return {
         "labels": len(ids),
         "recall": metrics["holdout_recall"],
         "pr_auc": metrics["holdout_pr_auc"],
+        "classifier_recall": float(((p >= FRAUD_THRESHOLD) & (yh == 1)).sum() / max(1, (yh == 1).sum())),
+        "classifier_pr_auc": float(average_precision_score(yh, p)) if 0 < (yh == 1).sum() < len(yh) else None,
         "seconds": round(seconds, 2),
     }
 
@@ -269,63 +273,6 @@ def queue_check(ws: Workspace, queue: pd.DataFrame) -> dict[str, int]:
         "unqueued": len(missing),
         "dry": bool(len(queue) == 0 and len(qualifying) > 0),
     }
-
-
-# -- self-training -------------------------------------------------------------------------------
-
-
-def pseudo_labels(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
-    """Replayed, unlabelled points the current version is sure of, and its verdict on each.
-
-    Sure: p at least :data:`PSEUDO_CONFIDENCE` (abnormal), or at most one minus it and
-    not unknown (normal). The rest is left to the strategy, that is, to the humans.
-    """
-    positions, scores = _candidates(ws)
-    arrays = ws.stream.arrays()
-    p = scores["p"]
-    unknown = np.asarray(arrays["unknown"][positions])
-    with np.errstate(invalid="ignore"):
-        abnormal = p >= PSEUDO_CONFIDENCE
-        normal = (p <= 1 - PSEUDO_CONFIDENCE) & ~unknown
-    sure = abnormal | normal
-    return ws.dataset.n_base + positions[sure], abnormal[sure].astype(np.int8)
-
-
-def retrain_with_pseudo_labels(ws: Workspace) -> tuple[str, list[str], int]:
-    """A retrain whose classifier also learns the pseudo-labels, each as one row
-    (an expert verdict counts :data:`~hitl_core.config.EXPERT_WEIGHT` rows); the same
-    gate decides. Returns the decision, the failed conditions and the pseudo-labels used."""
-    dataset = ws.dataset
-    parent = ws.current_version()
-    current = ws.models(parent)
-    verified = ws.labels.current()
-    ids, y = pseudo_labels(ws)
-    models, ts, _ = retrain.train_version(dataset, verified, current.models.base)
-    X_fit, y_fit = ts.replicated(np.flatnonzero(ts.y >= 0))
-    adjusted = FraudClassifier().fit(
-        np.vstack([X_fit, dataset.X[ids]]), np.concatenate([y_fit, y]), feature_names=list(dataset.features)
-    )
-    models = ModelSet(models.base, adjusted, models.detector)
-    report = retrain.assess(
-        models, current.models, dataset, ts, replayed=ws.stream.state().cursor, abnormal=ws.terms.abnormal
-    )
-    decision = "promoted" if report.passed else "rejected"
-    meta = retrain.version_meta(
-        dataset,
-        ts,
-        models,
-        report.candidate_metrics,
-        parent=parent,
-        decision=decision,
-        gate=report.record(),
-        parent_metrics=report.current_metrics,
-        reason=f"retrain with {len(ids)} pseudo-labels (simulation)",
-    )
-    version = ws.registry.write(models, meta, {"labels.parquet": retrain.verified_table(verified)})
-    if report.passed:
-        ws.registry.set_current(version, "promoted")
-        ws.rescore()
-    return decision, [c.name for c in report.conditions if not c.passed], len(ids)
 
 
 # -- one run -----------------------------------------------------------------------------------
@@ -390,13 +337,8 @@ def run_once(ws: Workspace, strategy: str, plan: Plan, seed: int, progress: Prog
             found = _label_truth(ws, ids)
             labels += len(ids)
             frauds += found
-            if plan.self_train:
-                decision, failed, pseudo = retrain_with_pseudo_labels(ws)
-                record.update(pseudo_labels=pseudo)
-            else:
-                result = ws.retrain(anyway=ws.new_labels() == 0)
-                decision, failed = result.decision, [c.name for c in result.failed]
-            record.update(decision=decision, failed=failed, frauds_in_batch=found)
+            result = ws.retrain(anyway=ws.new_labels() == 0)
+            record.update(decision=result.decision, failed=[c.name for c in result.failed], frauds_in_batch=found)
         else:
             record.update(decision="nothing to label", failed=[], frauds_in_batch=0)
         record.update(
@@ -431,7 +373,6 @@ def run(
     batch: int = 20,
     seeds: int = 3,
     *,
-    self_train: bool = False,
     policy: policies.ReviewPolicy | None = None,
     stream_share: float = STREAM_SHARE,
     reference: bool = True,
@@ -445,7 +386,7 @@ def run(
     ``write`` each result is stored in ``artifacts/simulations/`` and its ``path``
     recorded. Everything is validated before any work starts.
     """
-    request = plan(strategies, budget, batch, seeds, self_train, stream_share)
+    request = plan(strategies, budget, batch, seeds, stream_share)
     if not ws.ready:
         raise NotReady(f"the workspace at {ws.paths.home} has not been initialised")
     dataset = ws.dataset
@@ -504,7 +445,6 @@ def run(
             "rounds": request.rounds,
             "seeds": request.seeds,
             "stream_share": request.stream_share,
-            "self_train": request.self_train,
             "policy": policy.to_json(),
             "runs": runs[strategy],
         }
@@ -585,6 +525,8 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
         "short_rounds": sum(x["picked"] < min(result["batch"], x["queue_qualifying"]) for x in rounds),
         "reference_recall": _spread([(run["reference"] or {}).get("recall") for run in runs]),
         "reference_pr_auc": _spread([(run["reference"] or {}).get("pr_auc") for run in runs]),
+        "reference_classifier_recall": _spread([(run["reference"] or {}).get("classifier_recall") for run in runs]),
+        "reference_classifier_pr_auc": _spread([(run["reference"] or {}).get("classifier_pr_auc") for run in runs]),
         "seconds": sum(x.get("seconds", 0.0) for x in rounds),
         "curve": curve,
     }
