@@ -99,6 +99,12 @@ def _send(ids: list[int]):
 def live() -> None:
     # The controls below rerun only this fragment, not the page: show their outcome here.
     context.show_flash()
+    # Another session or the CLI re-initialised the workspace or switched the version: the
+    # rest of the page (sidebar, charted features, this session's state) follows at once.
+    drawn = (ws.generation, ws.current_version())
+    if st.session_state.setdefault(StateKeys.MONITOR_DRAWN, drawn) != drawn:
+        st.session_state[StateKeys.MONITOR_DRAWN] = drawn
+        st.rerun()
     with context.user_errors():
         ws.tick()
         snap = monitor.snapshot(ws)

@@ -11,6 +11,7 @@ class StateKeys:
     HISTORY_FILTER = "history_filter"
     SHOWN_FEATURES = "monitor_features"
     CONFIRM_RESET = "monitor_confirm_reset"
+    MONITOR_DRAWN = "monitor_drawn"  # (workspace generation, version) the page was last drawn for
     WORKSPACE_GENERATION = "workspace_generation"
     #: Keys that belong to one initialisation of the workspace (dropped after another).
     WORKSPACE_BOUND = (SKIPPED, LAST_RETRAIN, MAP_SELECTION, HISTORY_PAGE, HISTORY_FILTER, SHOWN_FEATURES)
