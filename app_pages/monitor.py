@@ -31,7 +31,7 @@ STEP_ROWS = 50
 terms = ws.terms
 has_time = ws.dataset.spec.time is not None
 ROW_COLUMNS = {
-    "p": st.column_config.NumberColumn("P(abnormal)", format="%.3f"),
+    "p": st.column_config.NumberColumn(f"P({terms.abnormal})", format="%.3f"),
     "novelty": st.column_config.NumberColumn(format="%.2f"),
     "time": st.column_config.TextColumn("elapsed", help="time since the data's first row (d h:mm:ss)"),
 }
