@@ -12,6 +12,7 @@ shared cores.
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -67,8 +68,15 @@ def run(
     variants = VARIANTS if variants is None else variants
     started = time.perf_counter()
     ws = workspace(data)
+    try:
+        return _run(ws, data, started, strategies, seeds, budget, batch, variants)
+    finally:
+        shutil.rmtree(ws.paths.home, ignore_errors=True)
+
+
+def _run(ws: Workspace, data: Path, started: float, strategies, seeds, budget, batch, variants) -> dict[str, Any]:
     progress = _progress(started)
-    main = ws.simulate(strategies, budget=budget, batch=batch, seeds=seeds, progress=progress)
+    main = ws.simulate(strategies, budget=budget, batch=batch, seeds=seeds, progress=progress, write=False)
     default = ReviewPolicy.default()
     policies = {"default": main[[r["strategy"] for r in main].index("queue")]} if "queue" in strategies else {}
     for name, change in variants.items():
