@@ -49,6 +49,7 @@ def small_run(demo_template, tmp_path_factory):
     return home, before, {r["strategy"]: r for r in results}
 
 
+@pytest.mark.slow
 def test_every_round_is_recorded(small_run):
     _, _, results = small_run
     for result in results.values():
@@ -72,6 +73,7 @@ def test_every_round_is_recorded(small_run):
         assert len(summary["curve"]) == 3
 
 
+@pytest.mark.slow
 def test_strategies_differ_as_they_should(small_run):
     _, _, results = small_run
     found = {s: r["summary"]["frauds_found"]["mean"] for s, r in results.items()}
@@ -83,6 +85,7 @@ def test_strategies_differ_as_they_should(small_run):
     assert alerts != rnd
 
 
+@pytest.mark.slow
 def test_results_are_stored_and_the_users_workspace_is_untouched(small_run):
     home, before, results = small_run
     assert _state(home) == before
@@ -115,6 +118,7 @@ def test_seeds_are_different_runs(small_table: Path):
     assert first["version1"] == second["version1"]  # the base data (and version 1) stay the same
 
 
+@pytest.mark.slow
 def test_the_cli_writes_json_with_the_full_label_reference(small_table: Path):
     proc = run_cli(
         small_table, "simulate", "--strategy", "alerts,random", "--budget", "20", "--seeds", "1", "--format", "json"
@@ -181,6 +185,7 @@ def _retrain_page(home: Path, monkeypatch) -> AppTest:
     return at
 
 
+@pytest.mark.slow
 def test_the_retrain_page_draws_the_latest_learning_curves(small_run, monkeypatch):
     home, _, results = small_run
     at = _retrain_page(home, monkeypatch)
